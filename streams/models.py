@@ -1,0 +1,348 @@
+"""The public data contract: what the parser produces and what travels on every topic.
+
+Field names here are fixed — downstream services depend on them. As-filed values are kept exactly as EDGAR
+disseminated them (Decimal numbers, ISO dates, the raw strings); everything we compute lives in a separate
+``derived`` object so a consumer can always tell what the filer said from what we concluded.
+Decimals serialise as JSON strings, CIKs as 10-digit zero-padded strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+# Decimal on the wire is a string: JSON numbers would lose exactness in most consumers.
+Dec = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
+Cik = Annotated[str, Field(pattern=r"^\d{10}$", description="10-digit zero-padded CIK")]
+
+Table = Literal["non_derivative", "derivative"]
+FootnoteIds = dict[str, list[str]]
+
+
+class Contract(BaseModel):
+    """Base for every message: strict field names, no silent extras."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, ser_json_inf_nan="strings")
+
+
+class PriceStatus(StrEnum):
+    REPORTED = "reported"
+    ZERO = "zero"
+    FOOTNOTE_ONLY = "footnote_only"
+    MISSING = "missing"
+
+
+class Category(StrEnum):
+    OPEN_MARKET_PURCHASE = "open_market_purchase"
+    OPEN_MARKET_SALE = "open_market_sale"
+    GRANT_AWARD = "grant_award"
+    TAX_WITHHOLDING = "tax_withholding"
+    OPTION_EXERCISE = "option_exercise"
+    CONVERSION = "conversion"
+    GIFT = "gift"
+    DISPOSITION_TO_ISSUER = "disposition_to_issuer"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    CEO = "ceo"
+    CFO = "cfo"
+    COO = "coo"
+    PRESIDENT = "president"
+    GENERAL_COUNSEL = "general_counsel"
+    CHAIR = "chair"
+    OTHER_OFFICER = "other_officer"
+    DIRECTOR = "director"
+    TEN_PERCENT_OWNER = "ten_percent_owner"
+    OTHER = "other"
+
+
+# --------------------------------------------------------------------------------------------------- filing parts
+
+
+class Issuer(Contract):
+    cik: Cik
+    name: str | None = None
+    trading_symbol: str | None = None
+    foreign_trading_symbol: str | None = None
+    # From the SGML header only (the XML has neither).
+    sic: str | None = None
+    state_of_incorporation: str | None = None
+
+
+class Address(Contract):
+    street1: str | None = None
+    street2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip_code: str | None = None
+    state_description: str | None = None
+    country: str | None = None
+    good_address: bool | None = None
+    non_us_address: bool | None = None
+
+
+class ReportingOwner(Contract):
+    cik: Cik
+    name: str | None = Field(None, description="rptOwnerName as filed (EDGAR-conformed, usually LAST FIRST)")
+    address: Address = Field(default_factory=Address)
+    is_director: bool = False
+    is_officer: bool = False
+    is_ten_percent_owner: bool = False
+    is_other: bool = False
+    officer_title: str | None = None
+    other_text: str | None = None
+    roles: list[Role] = Field(
+        default_factory=list, description="derived: normalized roles from the flags, the raw title and remarks"
+    )
+
+
+class Signature(Contract):
+    name: str | None = None
+    date: dt.date | None = None
+
+
+class TransactionDerived(Contract):
+    price_status: PriceStatus
+    price_low: Dec | None = Field(None, description="low end of a weighted-average price range from a footnote")
+    price_high: Dec | None = Field(None, description="high end of a weighted-average price range from a footnote")
+    is_weighted_average: bool = False
+    dollar_value: Dec | None = Field(None, description="shares x price, only when price_status is 'reported'")
+    signed_shares: Dec | None = Field(None, description="shares, negative when disposed")
+    category: Category
+    is_open_market: bool = False
+    edgar_display_code: str | None = Field(None, description="code with EDGAR's K (equity swap) / V suffixes")
+    coding_missing: bool = Field(False, description="the row had no transactionCoding element")
+    tenb51_checkbox: bool | None = Field(None, description="copy of the filing's aff10b5One")
+    tenb51_footnote_mention: bool = Field(False, description="a footnote of this row mentions a 10b5-1 plan")
+    tenb51_plan_adoption_date: date | None = None
+    tenb51_plan: bool | None = Field(
+        None, description="checkbox true or footnote mention; false when the checkbox says no and nothing mentions one"
+    )
+    filing_lag_business_days: int | None = Field(
+        None, description="US business days from transaction (or deemed execution) date to the filing date"
+    )
+    is_late: bool | None = None
+    date_plausible: bool = True
+    footnote_texts: list[str] = Field(default_factory=list, description="texts of every footnote this row cites")
+
+
+class Transaction(Contract):
+    txn_id: str = Field(description="derived: stable hash of accession, table and row index")
+    table: Table
+    row_index: int = Field(ge=0, description="0-based among the transactions of the same table, document order")
+    security_title: str | None = None
+    transaction_date: date | None = None
+    deemed_execution_date: date | None = None
+    transaction_form_type: str | None = None
+    transaction_code: str | None = None
+    equity_swap_involved: bool | None = None
+    transaction_timeliness: str | None = None
+    shares: Dec | None = None
+    total_value: Dec | None = None
+    price_per_share: Dec | None = None
+    acquired_disposed: str | None = None
+    shares_owned_following: Dec | None = None
+    value_owned_following: Dec | None = None
+    direct_indirect: str | None = None
+    nature_of_ownership: str | None = None
+    # Derivative table only.
+    conversion_or_exercise_price: Dec | None = None
+    exercise_date: date | None = None
+    expiration_date: date | None = None
+    underlying_security_title: str | None = None
+    underlying_shares: Dec | None = None
+    underlying_value: Dec | None = None
+    footnote_ids: FootnoteIds = Field(
+        default_factory=dict, description="field name -> footnote ids cited by that field, as filed"
+    )
+    derived: TransactionDerived
+
+
+class Holding(Contract):
+    holding_id: str = Field(description="derived: stable hash of accession, table and row index")
+    table: Table
+    row_index: int = Field(ge=0, description="0-based among the holdings of the same table, document order")
+    security_title: str | None = None
+    transaction_form_type: str | None = Field(None, description="e.g. 3 for a late Form 3 holding on a Form 5")
+    shares_owned_following: Dec | None = None
+    value_owned_following: Dec | None = None
+    direct_indirect: str | None = None
+    nature_of_ownership: str | None = None
+    conversion_or_exercise_price: Dec | None = None
+    exercise_date: date | None = None
+    expiration_date: date | None = None
+    underlying_security_title: str | None = None
+    underlying_shares: Dec | None = None
+    underlying_value: Dec | None = None
+    footnote_ids: FootnoteIds = Field(default_factory=dict)
+
+
+class FilingDerived(Contract):
+    is_amendment: bool
+    tenb51_footnote_mention: bool = Field(False, description="any footnote or the remarks mention a 10b5-1 plan")
+    tenb51_plan_adoption_date: date | None = None
+    tenb51_plan: bool | None = None
+    reporting_owner_ciks: list[Cik] = Field(default_factory=list, description="sorted, the joint-filer group")
+    joint_filer_count: int = 1
+    filing_lag_business_days: int | None = Field(None, description="from period of report to the filing date")
+
+
+class Filing(Contract):
+    accession_number: str | None = Field(None, pattern=r"^\d{10}-\d{2}-\d{6}$")
+    form_type: str | None = Field(None, description="submission type from the EDGAR header, else documentType")
+    document_type: str
+    schema_version: str | None = None
+    period_of_report: date | None = None
+    date_of_original_submission: date | None = None
+    no_securities_owned: bool | None = None
+    not_subject_to_section16: bool | None = None
+    form3_holdings_reported: bool | None = None
+    form4_transactions_reported: bool | None = None
+    acceptance_datetime: datetime | None = Field(None, description="EDGAR acceptance time, tz-aware")
+    filed_date: date | None = None
+    issuer: Issuer
+    reporting_owners: list[ReportingOwner]
+    aff10b5one: bool | None = Field(None, description="the 10b5-1 checkbox; null when the element is absent")
+    footnotes: dict[str, str] = Field(default_factory=dict)
+    footnote_ids: FootnoteIds = Field(
+        default_factory=dict, description="footnotes cited outside the tables (rare), element name -> ids"
+    )
+    remarks: str | None = None
+    signatures: list[Signature] = Field(default_factory=list)
+    transactions: list[Transaction] = Field(default_factory=list)
+    holdings: list[Holding] = Field(default_factory=list)
+    derived: FilingDerived
+    source_format: Literal["xml", "sgml", "nc", "pem"] = "xml"
+    raw_sha256: str
+    parser_version: str
+    warnings: list[str] = Field(
+        default_factory=list, description="what the parser had to repair, e.g. recovered malformed XML"
+    )
+
+
+# --------------------------------------------------------------------------------------------- topic messages
+
+
+class RawFilingEvent(Contract):
+    """Envelope on form4.raw; producers may also send the bare XML or .txt bytes instead."""
+
+    accession_number: str | None = Field(None, pattern=r"^\d{10}-\d{2}-\d{6}$")
+    form_type: str | None = None
+    source: Literal["edgar_feed", "edgar_index", "files", "replay", "other"] = "other"
+    source_url: str | None = None
+    received_at: datetime
+    acceptance_datetime: datetime | None = None
+    document: str = Field(description="the ownership XML or the full EDGAR submission text")
+
+
+class OwnerRef(Contract):
+    """A reporting owner as denormalized onto each transaction record."""
+
+    cik: Cik
+    name: str | None = None
+    is_director: bool = False
+    is_officer: bool = False
+    is_ten_percent_owner: bool = False
+    is_other: bool = False
+    officer_title: str | None = None
+    other_text: str | None = None
+    roles: list[Role] = Field(default_factory=list)
+
+
+class TransactionRecord(Transaction):
+    """One transaction row on form4.transactions, with the filing's context so consumers need no join."""
+
+    accession_number: str | None = None
+    document_type: str
+    is_amendment: bool = False
+    amends_accession: str | None = Field(None, description="derived: the original a 4/A restates, when found")
+    amendment_link_method: str | None = None
+    superseded_by: str | None = Field(None, description="accession of a later amendment restating this row")
+    period_of_report: date | None = None
+    acceptance_datetime: datetime | None = None
+    filed_date: date | None = None
+    issuer: Issuer
+    reporting_owners: list[OwnerRef]
+    owner_roles: list[Role] = Field(default_factory=list, description="union of the owners' roles")
+    joint_group: list[Cik] = Field(default_factory=list, description="sorted owner CIKs of a joint filing")
+    aff10b5one: bool | None = None
+
+
+class HoldingKey(Contract):
+    owner_cik: Cik
+    issuer_cik: Cik
+    security_title: str
+    direct_indirect: str | None = None
+    nature_of_ownership: str | None = None
+    is_derivative: bool = False
+
+
+class HoldingState(Contract):
+    """The last reported balance of one holding line, on form4.holdings and in the holdings table."""
+
+    key: HoldingKey
+    shares_owned: Dec | None = None
+    value_owned: Dec | None = None
+    as_of_date: date | None = None
+    acceptance_datetime: datetime | None = None
+    source_accession: str | None = None
+    source_row_id: str
+    source_kind: Literal["transaction", "holding"]
+    source_row_index: int = 0
+    joint_group: list[Cik] = Field(default_factory=list)
+    amended: bool = False
+    previous_shares_owned: Dec | None = None
+    issuer_name: str | None = None
+    issuer_trading_symbol: str | None = None
+    owner_name: str | None = None
+
+
+class Alert(Contract):
+    alert_id: str = Field(description="deterministic: hash of rule, issuer and the contributing txn_ids")
+    rule: str
+    severity: Literal["info", "low", "medium", "high"]
+    issuer: Issuer
+    owners: list[OwnerRef]
+    txn_ids: list[str]
+    accession_numbers: list[str] = Field(default_factory=list)
+    tenb51_plan: bool | None = None
+    dollar_value: Dec | None = None
+    shares: Dec | None = None
+    window_start: date | None = None
+    window_end: date | None = None
+    acceptance_datetime: datetime | None = None
+    message: str = Field(description="one sentence a person can read")
+
+
+class DeadLetter(Contract):
+    """form4.dlq: why an input was refused, with the original bytes (base64) to replay it."""
+
+    reason: str = Field(description="stable reason code, e.g. malformed_xml, hostile_xml, too_large")
+    message: str
+    error_class: str | None = None
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None
+    source_key: str | None = None
+    header: dict[str, str] = Field(default_factory=dict, description="what the EDGAR wrapper said, if anything")
+    failed_at: datetime
+    parser_version: str
+    original_b64: str = Field(description="the original message value, base64")
+    original_size: int
+
+
+# Every message type that travels on a topic, by schema file name.
+TOPIC_MESSAGES: dict[str, type[BaseModel]] = {
+    "raw_filing_event": RawFilingEvent,
+    "filing": Filing,
+    "transaction_record": TransactionRecord,
+    "holding": HoldingState,
+    "alert": Alert,
+    "dead_letter": DeadLetter,
+}
