@@ -98,7 +98,8 @@ class ReportingOwner(Contract):
     officer_title: str | None = None
     other_text: str | None = None
     roles: list[Role] = Field(
-        default_factory=list, description="derived: normalized roles from the flags, the raw title and remarks"
+        default_factory=list,
+        description="derived: normalized roles from the flags, the raw title and remarks",
     )
 
 
@@ -109,8 +110,12 @@ class Signature(Contract):
 
 class TransactionDerived(Contract):
     price_status: PriceStatus
-    price_low: Dec | None = Field(None, description="low end of a weighted-average price range from a footnote")
-    price_high: Dec | None = Field(None, description="high end of a weighted-average price range from a footnote")
+    price_low: Dec | None = Field(
+        None, description="low end of a weighted-average price range from a footnote"
+    )
+    price_high: Dec | None = Field(
+        None, description="high end of a weighted-average price range from a footnote"
+    )
     is_weighted_average: bool = False
     dollar_value: Dec | None = Field(None, description="shares x price, only when price_status is 'reported'")
     signed_shares: Dec | None = Field(None, description="shares, negative when disposed")
@@ -122,20 +127,29 @@ class TransactionDerived(Contract):
     tenb51_footnote_mention: bool = Field(False, description="a footnote of this row mentions a 10b5-1 plan")
     tenb51_plan_adoption_date: date | None = None
     tenb51_plan: bool | None = Field(
-        None, description="checkbox true or footnote mention; false when the checkbox says no and nothing mentions one"
+        None,
+        description="checkbox true or footnote mention; false when the checkbox says no and nothing mentions one",
     )
     filing_lag_business_days: int | None = Field(
         None, description="US business days from transaction (or deemed execution) date to the filing date"
     )
     is_late: bool | None = None
     date_plausible: bool = True
-    footnote_texts: list[str] = Field(default_factory=list, description="texts of every footnote this row cites")
+    value_flags: list[str] = Field(
+        default_factory=list,
+        description="as-filed values that look wrong, e.g. price_equals_total_value, price_implausible",
+    )
+    footnote_texts: list[str] = Field(
+        default_factory=list, description="texts of every footnote this row cites"
+    )
 
 
 class Transaction(Contract):
     txn_id: str = Field(description="derived: stable hash of accession, table and row index")
     table: Table
-    row_index: int = Field(ge=0, description="0-based among the transactions of the same table, document order")
+    row_index: int = Field(
+        ge=0, description="0-based among the transactions of the same table, document order"
+    )
     security_title: str | None = None
     transaction_date: date | None = None
     deemed_execution_date: date | None = None
@@ -169,7 +183,9 @@ class Holding(Contract):
     table: Table
     row_index: int = Field(ge=0, description="0-based among the holdings of the same table, document order")
     security_title: str | None = None
-    transaction_form_type: str | None = Field(None, description="e.g. 3 for a late Form 3 holding on a Form 5")
+    transaction_form_type: str | None = Field(
+        None, description="e.g. 3 for a late Form 3 holding on a Form 5"
+    )
     shares_owned_following: Dec | None = None
     value_owned_following: Dec | None = None
     direct_indirect: str | None = None
@@ -185,7 +201,9 @@ class Holding(Contract):
 
 class FilingDerived(Contract):
     is_amendment: bool
-    tenb51_footnote_mention: bool = Field(False, description="any footnote or the remarks mention a 10b5-1 plan")
+    tenb51_footnote_mention: bool = Field(
+        False, description="any footnote or the remarks mention a 10b5-1 plan"
+    )
     tenb51_plan_adoption_date: date | None = None
     tenb51_plan: bool | None = None
     reporting_owner_ciks: list[Cik] = Field(default_factory=list, description="sorted, the joint-filer group")
@@ -195,7 +213,9 @@ class FilingDerived(Contract):
 
 class Filing(Contract):
     accession_number: str | None = Field(None, pattern=r"^\d{10}-\d{2}-\d{6}$")
-    form_type: str | None = Field(None, description="submission type from the EDGAR header, else documentType")
+    form_type: str | None = Field(
+        None, description="submission type from the EDGAR header, else documentType"
+    )
     document_type: str
     schema_version: str | None = None
     period_of_report: date | None = None
@@ -330,7 +350,9 @@ class DeadLetter(Contract):
     source_partition: int | None = None
     source_offset: int | None = None
     source_key: str | None = None
-    header: dict[str, str] = Field(default_factory=dict, description="what the EDGAR wrapper said, if anything")
+    header: dict[str, str] = Field(
+        default_factory=dict, description="what the EDGAR wrapper said, if anything"
+    )
     failed_at: datetime
     parser_version: str
     original_b64: str = Field(description="the original message value, base64")

@@ -53,7 +53,19 @@ def _ownership(row: Transaction | Holding) -> str:
 
 def _transactions_table(title: str, rows: list[Transaction], derivative: bool) -> Table:
     table = Table(title=title, title_justify="left", expand=True, show_lines=False)
-    for col in ("#", "Security", "Date", "Code", "What", "Shares", "A/D", "Price", "Value", "Owned after", "D/I"):
+    for col in (
+        "#",
+        "Security",
+        "Date",
+        "Code",
+        "What",
+        "Shares",
+        "A/D",
+        "Price",
+        "Value",
+        "Owned after",
+        "D/I",
+    ):
         table.add_column(col, overflow="fold")
     if derivative:
         table.add_column("Exercise / expiry / underlying", overflow="fold")
@@ -61,7 +73,7 @@ def _transactions_table(title: str, rows: list[Transaction], derivative: bool) -
         d = t.derived
         code = (d.edgar_display_code or "?") + _refs(t.footnote_ids, "transaction_code")
         amount = _num(t.shares) if t.total_value is None else _money(t.total_value) + " total"
-        cells = [
+        cells: list[str | Text] = [
             str(t.row_index + 1),
             (t.security_title or "") + _refs(t.footnote_ids, "security_title"),
             str(t.transaction_date or "") + ("  late" if d.is_late else ""),
@@ -92,7 +104,9 @@ def _holdings_table(rows: list[Holding]) -> Table:
         under = ""
         if h.table == "derivative":
             under = f"{_num(h.underlying_shares) or _money(h.underlying_value)} {h.underlying_security_title or ''}"
-        table.add_row(h.table.replace("_", "-"), h.security_title or "", _owned_after(h), _ownership(h), under)
+        table.add_row(
+            h.table.replace("_", "-"), h.security_title or "", _owned_after(h), _ownership(h), under
+        )
     return table
 
 
@@ -115,7 +129,10 @@ def render_filing(filing: Filing, source: str | None = None) -> Panel:
         head.append(f"\n  {owner.name} (CIK {owner.cik}): {roles}{title}")
 
     parts: list = [head]
-    for table_name, label in (("non_derivative", "Table I — non-derivative"), ("derivative", "Table II — derivative")):
+    for table_name, label in (
+        ("non_derivative", "Table I — non-derivative"),
+        ("derivative", "Table II — derivative"),
+    ):
         rows = [t for t in filing.transactions if t.table == table_name]
         if rows:
             parts.append(_transactions_table(label, rows, derivative=table_name == "derivative"))

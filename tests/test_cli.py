@@ -35,10 +35,17 @@ def test_one_json_line_per_filing_with_its_source() -> None:
 def test_failures_are_reported_inline_and_the_run_goes_on(tmp_path: Path) -> None:
     broken = tmp_path / "broken.xml"
     broken.write_bytes(b"<ownershipDocument><issuer>")
-    result = runner.invoke(app, ["parse", str(broken), str(LEGACY), str(SONUS), str(tmp_path / "missing.xml")])
+    result = runner.invoke(
+        app, ["parse", str(broken), str(LEGACY), str(SONUS), str(tmp_path / "missing.xml")]
+    )
     assert result.exit_code == 1
     records = lines(result.stdout)
-    assert [r.get("error", {}).get("code") for r in records] == ["malformed_xml", "no_xml_document", None, "unreadable"]
+    assert [r.get("error", {}).get("code") for r in records] == [
+        "malformed_xml",
+        "no_xml_document",
+        None,
+        "unreadable",
+    ]
     assert records[1]["error"]["header"]["accession_number"] == "0001012325-98-000004"
     assert records[2]["issuer"]["cik"] == "0001105472"
 
@@ -71,8 +78,17 @@ def test_table_format_reads_like_a_form_4() -> None:
     result = runner.invoke(app, ["parse", "--format", "table", str(SONUS)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     text = result.stdout
-    for expected in ("SONUS NETWORKS INC", "SONS", "Harris Kathleen A.", "VP, Human Resources", "tax withholding",
-                     "5,291", "$2.38", "54,162", "F1: Payment of tax liability"):
+    for expected in (
+        "SONUS NETWORKS INC",
+        "SONS",
+        "Harris Kathleen A.",
+        "VP, Human Resources",
+        "tax withholding",
+        "5,291",
+        "$2.38",
+        "54,162",
+        "F1: Payment of tax liability",
+    ):
         assert expected in text, expected
 
 
@@ -80,6 +96,10 @@ def test_schemas_command_writes_every_schema(tmp_path: Path) -> None:
     result = runner.invoke(app, ["schemas", "--out", str(tmp_path)])
     assert result.exit_code == 0
     assert {p.name for p in tmp_path.glob("*.json")} == {
-        "raw_filing_event.json", "filing.json", "transaction_record.json", "holding.json", "alert.json",
+        "raw_filing_event.json",
+        "filing.json",
+        "transaction_record.json",
+        "holding.json",
+        "alert.json",
         "dead_letter.json",
     }

@@ -17,7 +17,9 @@ from streams.parse import ParseError, parse_filing
 from streams.parse.errors import ErrorCode
 from tests.fixtures_index import CORPUS, all_fixture_paths, corpus_paths
 
-ROW = re.compile(rb"<(?:[\w.-]+:)?(nonDerivativeTransaction|nonDerivativeHolding|derivativeTransaction|derivativeHolding)[\s>/]")
+ROW = re.compile(
+    rb"<(?:[\w.-]+:)?(nonDerivativeTransaction|nonDerivativeHolding|derivativeTransaction|derivativeHolding)[\s>/]"
+)
 FOOTNOTE_REF = re.compile(rb"<(?:[\w.-]+:)?footnoteId\s+id\s*=\s*[\"']\s*([^\"'\s]*)\s*[\"']")
 COMMENT = re.compile(rb"<!--.*?-->", re.S)
 KIND = {
@@ -62,7 +64,9 @@ def check_nothing_lost(filing: Filing, data: bytes) -> None:
 
     # A cited id is resolved to its text; the rare filing that cites an undefined id says so in warnings.
     unresolved = set(got_refs) - set(filing.footnotes)
-    undefined_warned = {w.split()[1] for w in filing.warnings if w.endswith("is cited but not defined in <footnotes>")}
+    undefined_warned = {
+        w.split()[1] for w in filing.warnings if w.endswith("is cited but not defined in <footnotes>")
+    }
     assert unresolved == undefined_warned
 
     for index, kind in ((t.row_index, t.table) for t in filing.transactions):
@@ -128,4 +132,8 @@ def test_feed_pages_and_indexes_are_refused_with_a_code() -> None:
         with pytest.raises(ParseError) as info:
             parse_filing(path.read_bytes())
         codes[info.value.code] += 1
-    assert set(codes) <= {ErrorCode.NOT_OWNERSHIP_DOCUMENT, ErrorCode.MALFORMED_XML, ErrorCode.MALFORMED_WRAPPER}
+    assert set(codes) <= {
+        ErrorCode.NOT_OWNERSHIP_DOCUMENT,
+        ErrorCode.MALFORMED_XML,
+        ErrorCode.MALFORMED_WRAPPER,
+    }

@@ -45,7 +45,10 @@ def test_truncated(seed: bytes, cut: int) -> None:
 
 
 @SETTINGS
-@given(st.sampled_from(SEEDS), st.lists(st.tuples(st.integers(0, 200_000), st.binary(min_size=1, max_size=8)), max_size=6))
+@given(
+    st.sampled_from(SEEDS),
+    st.lists(st.tuples(st.integers(0, 200_000), st.binary(min_size=1, max_size=8)), max_size=6),
+)
 def test_mutated(seed: bytes, edits: list[tuple[int, bytes]]) -> None:
     data = bytearray(seed)
     for position, replacement in edits:
@@ -55,7 +58,11 @@ def test_mutated(seed: bytes, edits: list[tuple[int, bytes]]) -> None:
 
 
 @SETTINGS
-@given(st.sampled_from(SEEDS), st.integers(0, 200_000), st.sampled_from([b"<", b">", b"&", b"</value>", b"<value>", b"]]>", b"\xff\xfe", b"\x00"]))
+@given(
+    st.sampled_from(SEEDS),
+    st.integers(0, 200_000),
+    st.sampled_from([b"<", b">", b"&", b"</value>", b"<value>", b"]]>", b"\xff\xfe", b"\x00"]),
+)
 def test_structural_insertions(seed: bytes, position: int, token: bytes) -> None:
     at = position % (len(seed) + 1)
     assert outcome(seed[:at] + token + seed[at:]) != "internal_error"

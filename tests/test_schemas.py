@@ -18,7 +18,9 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 def test_committed_schema_matches_models(filename: str) -> None:
     committed = SCHEMAS / filename
     assert committed.exists(), f"{committed} missing: run `make schemas`"
-    assert committed.read_text() == generate()[filename], f"{filename} drifted from the models: run `make schemas`"
+    assert committed.read_text() == generate()[filename], (
+        f"{filename} drifted from the models: run `make schemas`"
+    )
 
 
 def test_no_stale_schema_files() -> None:

@@ -5,6 +5,7 @@ Pure: the as-filed dict goes in, the same dict comes out with ids, ``derived`` b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from hashlib import blake2b
@@ -30,8 +31,34 @@ def filing_identity(doc: dict[str, Any]) -> str:
     return doc.get("accession_number") or f"sha256:{doc['raw_sha256']}"
 
 
+@dataclass(frozen=True, slots=True)
+class FootnoteFacts:
+    """What a footnote says that rows care about; read once per filing, however many rows cite it."""
+
+    text: str
+    weighted_average: bool
+    ranges: tuple[tuple[Decimal, Decimal], ...]
+    mentions_plan: bool
+    plan_adopted: date | None
+
+
+def read_footnotes(footnotes: dict[str, str]) -> dict[str, FootnoteFacts]:
+    facts = {}
+    for fid, text in footnotes.items():
+        weighted = is_weighted_average_text(text)
+        mentions = mentions_10b5_1(text)
+        facts[fid] = FootnoteFacts(
+            text=text,
+            weighted_average=weighted,
+            ranges=tuple(price_ranges(text)) if weighted else (),
+            mentions_plan=mentions,
+            plan_adopted=plan_adoption_date(text) if mentions else None,
+        )
+    return facts
+
+
 def enrich(doc: dict[str, Any]) -> dict[str, Any]:
-    footnotes: dict[str, str] = doc["footnotes"]
+    footnotes = read_footnotes(doc["footnotes"])
     remarks = doc.get("remarks")
     document_type = doc["document_type"]
     checkbox = doc.get("aff10b5one")
@@ -49,9 +76,11 @@ def enrich(doc: dict[str, Any]) -> dict[str, Any]:
             remarks=remarks,
         )
 
-    plan_texts = [*footnotes.values(), *([remarks] if remarks else [])]
-    filing_mention = any(mentions_10b5_1(t) for t in plan_texts)
-    filing_adoption = _first_adoption_date(plan_texts)
+    remarks_mention = mentions_10b5_1(remarks)
+    filing_mention = remarks_mention or any(f.mentions_plan for f in footnotes.values())
+    filing_adoption = next((f.plan_adopted for f in footnotes.values() if f.plan_adopted), None) or (
+        plan_adoption_date(remarks) if remarks_mention else None
+    )
 
     for row in doc["transactions"]:
         row["txn_id"] = row_id(identity, row["table"], "transaction", row["row_index"])
@@ -81,14 +110,6 @@ def _filing_date(doc: dict[str, Any]) -> date | None:
     return accepted.date() if accepted else None
 
 
-def _first_adoption_date(texts: list[str]) -> date | None:
-    for text in texts:
-        found = plan_adoption_date(text)
-        if found:
-            return found
-    return None
-
-
 def _plan_flag(checkbox: bool | None, mention: bool) -> bool | None:
     if checkbox or mention:
         return True
@@ -97,15 +118,17 @@ def _plan_flag(checkbox: bool | None, mention: bool) -> bool | None:
 
 def _derive_transaction(
     row: dict[str, Any],
-    footnotes: dict[str, str],
+    footnotes: dict[str, FootnoteFacts],
     document_type: str,
     checkbox: bool | None,
     filed: date | None,
     doc: dict[str, Any],
 ) -> dict[str, Any]:
     cited = row["footnote_ids"]
-    row_texts = [footnotes[i] for i in dict.fromkeys(i for ids in cited.values() for i in ids) if i in footnotes]
-    price_texts = [footnotes[i] for i in cited.get("price_per_share", ()) if i in footnotes]
+    row_notes = [
+        footnotes[i] for i in dict.fromkeys(i for ids in cited.values() for i in ids) if i in footnotes
+    ]
+    price_notes = [footnotes[i] for i in cited.get("price_per_share", ()) if i in footnotes]
 
     price: Decimal | None = row.get("price_per_share")
     shares: Decimal | None = row.get("shares")
@@ -114,25 +137,25 @@ def _derive_transaction(
     else:
         status = PriceStatus.FOOTNOTE_ONLY if cited.get("price_per_share") else PriceStatus.MISSING
 
-    weighted_texts = [t for t in price_texts if is_weighted_average_text(t)] or [
-        t for t in row_texts if is_weighted_average_text(t)
-    ]
-    price_range = choose_range([r for t in weighted_texts for r in price_ranges(t)], price)
+    weighted = [n for n in price_notes if n.weighted_average] or [n for n in row_notes if n.weighted_average]
+    price_range = choose_range([r for n in weighted for r in n.ranges], price)
 
     code = row.get("transaction_code")
     ad = row.get("acquired_disposed")
     timeliness = row.get("transaction_timeliness")
     event_date = row.get("deemed_execution_date") or row.get("transaction_date")
     lag = business_days_between(event_date, filed) if event_date and filed else None
-    mention = any(mentions_10b5_1(t) for t in row_texts)
+    mention = any(n.mentions_plan for n in row_notes)
 
     return {
         "price_status": status,
         "price_low": price_range[0] if price_range else None,
         "price_high": price_range[1] if price_range else None,
-        "is_weighted_average": bool(weighted_texts),
-        "dollar_value": shares * price if status is PriceStatus.REPORTED and shares is not None else None,
-        "signed_shares": None if shares is None or ad not in ("A", "D") else (shares if ad == "A" else -shares),
+        "is_weighted_average": bool(weighted),
+        "dollar_value": shares * price if price and shares is not None else None,  # price reported and > 0
+        "signed_shares": None
+        if shares is None or ad not in ("A", "D")
+        else (shares if ad == "A" else -shares),
         "category": category(code),
         "is_open_market": is_open_market(code),
         "edgar_display_code": edgar_display_code(
@@ -141,18 +164,36 @@ def _derive_transaction(
         "coding_missing": row.pop("coding_missing", False),
         "tenb51_checkbox": checkbox,
         "tenb51_footnote_mention": mention,
-        "tenb51_plan_adoption_date": _first_adoption_date(row_texts),
+        "tenb51_plan_adoption_date": next((n.plan_adopted for n in row_notes if n.plan_adopted), None),
         "tenb51_plan": _plan_flag(checkbox, mention),
         "filing_lag_business_days": lag,
         "is_late": _is_late(lag, timeliness, document_type, row.get("transaction_form_type")),
         "date_plausible": date_plausible(
             row.get("transaction_date"), period_of_report=doc.get("period_of_report"), filed=filed
         ),
-        "footnote_texts": row_texts,
+        "value_flags": _value_flags(row, price),
+        "footnote_texts": [n.text for n in row_notes],
     }
 
 
-def _is_late(lag: int | None, timeliness: str | None, document_type: str, row_form_type: str | None) -> bool | None:
+# Above any listed share's price (Berkshire A trades under $1M); filers sometimes type a total into the price.
+IMPLAUSIBLE_PRICE = Decimal(1_000_000)
+
+
+def _value_flags(row: dict[str, Any], price: Decimal | None) -> list[str]:
+    """Flags, never corrections: the as-filed values stay as filed."""
+    flags = []
+    total = row.get("total_value")
+    if price is not None and total is not None and price == total and price != 0:
+        flags.append("price_equals_total_value")
+    elif price is not None and price >= IMPLAUSIBLE_PRICE:
+        flags.append("price_implausible")
+    return flags
+
+
+def _is_late(
+    lag: int | None, timeliness: str | None, document_type: str, row_form_type: str | None
+) -> bool | None:
     """Late per Section 16(a): a Form 4 row filed more than 2 business days after the trade, or marked L.
 
     A 4 row on a Form 5 should have been on a Form 4. Lags on 3, 5 and amendments follow other deadlines

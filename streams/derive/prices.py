@@ -13,12 +13,13 @@ _WEIGHTED = re.compile(r"(?P<volume>\bvolume[\s\-‐‑–—]*)?\bweighted[\s\-
 # An amount: "1,234.50", "188.970", ".75", "10", never cut short ("1,234" of "1,234.50") nor part of a date.
 _AMOUNT = r"(?P<{0}_dollar>\$\s*)?(?P<{0}>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d*\.\d+|\d+)(?!\.?\d|/)"
 _RANGE = re.compile(
-    rf"(?P<between>\bbetween\s+)?(?<![\d.,/-]){_AMOUNT.format('low')}"
+    rf"(?=[$\d.])(?<![\d.,/-]){_AMOUNT.format('low')}"
     r"\s*(?P<joint>to|through|and|[-‐‑–—])\s*"
     rf"{_AMOUNT.format('high')}(?!\s*(?:(?:shares?|percent)\b|%))",
     re.IGNORECASE,
 )
 _PRICE_WORD = re.compile(r"\bpric", re.IGNORECASE)
+_BETWEEN = re.compile(r"\bbetween\s+\Z", re.IGNORECASE)
 _PRICE_CONTEXT = 60  # characters before a range searched for "price" when it has no "$"
 
 
@@ -28,7 +29,7 @@ def is_weighted_average_text(text: str | None) -> bool:
     A "volume weighted average price" is usually a market VWAP in a vesting or earn-out condition, not an
     average of the filer's fills, so it only counts when the same text also states a price range.
     """
-    if not text:
+    if not text or "weighted" not in text.lower():  # cheap test first: most footnotes are not about prices
         return False
     found = [m["volume"] is None for m in _WEIGHTED.finditer(text)]
     return any(found) or (bool(found) and bool(price_ranges(text)))
@@ -47,7 +48,7 @@ def price_ranges(text: str | None) -> list[tuple[Decimal, Decimal]]:
     found: list[tuple[Decimal, Decimal]] = []
     for m in _RANGE.finditer(text):
         joint = m["joint"].lower()
-        if joint == "and" and not m["between"]:
+        if joint == "and" and not _BETWEEN.search(text, max(0, m.start() - 16), m.start()):
             continue
         if joint in ("to", "through", "and"):
             priced = (

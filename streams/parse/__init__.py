@@ -58,7 +58,8 @@ def _parse(
     data = bytes(data)
     if len(data) > max_bytes:
         raise ParseError(
-            ErrorCode.TOO_LARGE, f"input is {len(data):,} bytes, over the {max_bytes:,}-byte cap (raise max_bytes)"
+            ErrorCode.TOO_LARGE,
+            f"input is {len(data):,} bytes, over the {max_bytes:,}-byte cap (raise max_bytes)",
         )
     if not data.strip():
         raise ParseError(ErrorCode.MALFORMED_XML, "input is empty")

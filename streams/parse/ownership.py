@@ -26,15 +26,26 @@ _ROW_TAGS = {
     "derivativeTransaction": ("derivative", "transactions"),
     "derivativeHolding": ("derivative", "holdings"),
 }
-_RAW_ROW = re.compile(rb"<(?:[\w.-]+:)?(nonDerivativeTransaction|nonDerivativeHolding|derivativeTransaction|derivativeHolding)[\s>/]")
+_RAW_ROW = re.compile(
+    rb"<(?:[\w.-]+:)?(nonDerivativeTransaction|nonDerivativeHolding|derivativeTransaction|derivativeHolding)[\s>/]"
+)
 
 _STRICT = etree.XMLParser(
-    resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False, remove_comments=True,
+    resolve_entities=False,
+    load_dtd=False,
+    no_network=True,
+    huge_tree=False,
+    remove_comments=True,
     remove_pis=True,
 )
 _RECOVER = etree.XMLParser(
-    resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False, remove_comments=True,
-    remove_pis=True, recover=True,
+    resolve_entities=False,
+    load_dtd=False,
+    no_network=True,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+    recover=True,
 )
 
 Converter = Callable[[str, str, list[str]], Any]
@@ -77,9 +88,18 @@ WRAPPER_FOOTNOTE_FIELDS = {
 }
 HOLDING_FIELDS = frozenset(
     {
-        "security_title", "transaction_form_type", "shares_owned_following", "value_owned_following",
-        "direct_indirect", "nature_of_ownership", "conversion_or_exercise_price", "exercise_date",
-        "expiration_date", "underlying_security_title", "underlying_shares", "underlying_value",
+        "security_title",
+        "transaction_form_type",
+        "shares_owned_following",
+        "value_owned_following",
+        "direct_indirect",
+        "nature_of_ownership",
+        "conversion_or_exercise_price",
+        "exercise_date",
+        "expiration_date",
+        "underlying_security_title",
+        "underlying_shares",
+        "underlying_value",
     }
 )
 _ADDRESS_FIELDS = {
@@ -141,6 +161,11 @@ def _leaf(el: etree._Element) -> str | None:
     return text or None
 
 
+def _all_text(el: etree._Element) -> str:
+    """Footnotes and remarks can carry markup: keep the text of the whole subtree."""
+    return etree.tostring(el, method="text", encoding="unicode", with_tail=False).strip()
+
+
 def _footnote_refs(el: etree._Element) -> list[str]:
     return [(c.get("id") or "").strip() for c in el.iterchildren("footnoteId")]
 
@@ -158,13 +183,15 @@ def load_tree(xml: bytes, warnings: list[str]) -> etree._Element:
         root = _recover(xml, strict_error, warnings)
     except ValueError as exc:  # e.g. a str with an encoding declaration, or NUL bytes
         raise ParseError(ErrorCode.MALFORMED_XML, f"not parseable as XML: {exc}") from None
-    if root is not None and isinstance(root.tag, str) and root.tag[0] == "{":
-        _strip_namespaces(root)
-    elif root is not None and b"xmlns:" in xml:
+    if (root is not None and isinstance(root.tag, str) and root.tag[0] == "{") or (
+        root is not None and b"xmlns:" in xml
+    ):
         _strip_namespaces(root)
     if root is None or _local(root.tag) != "ownershipDocument":
         found = _local(root.tag) if root is not None else "nothing"
-        raise ParseError(ErrorCode.NOT_OWNERSHIP_DOCUMENT, f"root element is <{found}>, not <ownershipDocument>")
+        raise ParseError(
+            ErrorCode.NOT_OWNERSHIP_DOCUMENT, f"root element is <{found}>, not <ownershipDocument>"
+        )
     return root
 
 
@@ -183,7 +210,7 @@ _REPAIRABLE = frozenset(
 def _recover(xml: bytes, strict_error: etree.XMLSyntaxError, warnings: list[str]) -> etree._Element:
     """Accept lxml's repair only for a complete document whose every row survived the repair."""
     message = f"malformed XML: {strict_error}"
-    if strict_error.code not in _REPAIRABLE:
+    if getattr(strict_error, "code", None) not in _REPAIRABLE:
         raise ParseError(ErrorCode.MALFORMED_XML, message)
     if not _ROOT_CLOSED.search(xml):
         raise ParseError(ErrorCode.MALFORMED_XML, f"{message} (document is truncated or not closed)")
@@ -196,7 +223,9 @@ def _recover(xml: bytes, strict_error: etree.XMLSyntaxError, warnings: list[str]
     raw_rows = len(_RAW_ROW.findall(xml))
     kept_rows = sum(1 for el in root.iter() if _local(el.tag) in _ROW_TAGS)
     if raw_rows != kept_rows:
-        raise ParseError(ErrorCode.MALFORMED_XML, f"{message}; repair would keep {kept_rows} of {raw_rows} rows")
+        raise ParseError(
+            ErrorCode.MALFORMED_XML, f"{message}; repair would keep {kept_rows} of {raw_rows} rows"
+        )
     warnings.append(f"recovered {message}")
     return root
 
@@ -226,11 +255,11 @@ def read_document(root: etree._Element, warnings: list[str]) -> dict[str, Any]:
             for fn in el:
                 if _local(fn.tag) == "footnote":
                     fid = (fn.get("id") or "").strip()
-                    doc["footnotes"][fid] = "".join(fn.itertext()).strip()
+                    doc["footnotes"][fid] = _all_text(fn)
         elif name in ("ownerSignature", "signature"):
             doc["signatures"].append(_read_signature(el))
         elif name == "remarks":
-            doc["remarks"] = "".join(el.itertext()).strip() or None
+            doc["remarks"] = _all_text(el) or None
         elif name in _DOC_BOOLS:
             text = _leaf(el)
             doc[_DOC_BOOLS[name]] = None if text is None else to_bool(text, name)
@@ -340,7 +369,9 @@ def _read_table(el: etree._Element, doc: dict[str, Any], warnings: list[str]) ->
         if bucket == "holdings":
             extra = set(fields) - HOLDING_FIELDS - {"footnote_ids"}
             if extra:
-                warnings.append(f"holding row carries transaction fields {sorted(extra)}; kept out of the holding")
+                warnings.append(
+                    f"holding row carries transaction fields {sorted(extra)}; kept out of the holding"
+                )
                 for name in extra:
                     del fields[name]
         else:
@@ -357,14 +388,21 @@ def _read_row(row: etree._Element, warnings: list[str]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     footnote_ids: dict[str, list[str]] = {}
     field_spec = ROW_FIELDS.get
-    for el in row.iterdescendants(tag=etree.Element):
+    # No element-type filter: comments and PIs are removed at parse time, and any other node's tag is a
+    # function, which matches nothing below.
+    for el in row.iterdescendants():
         name = el.tag
         spec = field_spec(name)
         if spec is None:
             if name == "footnoteId":
-                parent = el.getparent().tag
+                parent_el = el.getparent()
+                parent = parent_el.tag if parent_el is not None else ""
                 parent = ROW_FIELD_ALIASES.get(parent, parent)
-                key = ROW_FIELDS[parent][0] if parent in ROW_FIELDS else WRAPPER_FOOTNOTE_FIELDS.get(parent, parent)
+                key = (
+                    ROW_FIELDS[parent][0]
+                    if parent in ROW_FIELDS
+                    else WRAPPER_FOOTNOTE_FIELDS.get(parent, parent)
+                )
                 footnote_ids.setdefault(key, []).append((el.get("id") or "").strip())
             elif name in ROW_FIELD_ALIASES:
                 warnings.append(f"off-spec element <{name}> read as <{ROW_FIELD_ALIASES[name]}>")

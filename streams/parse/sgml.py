@@ -23,6 +23,8 @@ EASTERN = ZoneInfo("America/New_York")  # EDGAR stamps acceptance times in US Ea
 OWNERSHIP_TYPES = frozenset({"3", "4", "5", "3/A", "4/A", "5/A"})
 
 _HEADER_CAP = 256 * 1024  # a header is a few KB; never read further than this looking for its end
+_DOC_HEADER_CAP = 8192  # <TYPE>, <SEQUENCE>, <FILENAME>, <DESCRIPTION> come before <TEXT>, within a few lines
+_MAX_BLOCKS = 1000  # REPORTING-OWNER/ISSUER blocks read from one header (a real one has a handful)
 _SNIFF = 2048  # how far looks_like_submission looks for a legacy "ACCESSION NUMBER:"
 _PEM_BEGIN = b"-----BEGIN PRIVACY-ENHANCED MESSAGE-----"
 _PEM_END = b"-----END PRIVACY-ENHANCED MESSAGE-----"
@@ -34,57 +36,32 @@ _ROOTS = (  # opening tag (upper case) -> (format, closing tag)
     (b"<SUBMISSION>", "nc", b"</SUBMISSION>"),
 )
 
-_LEADING_SPACE = re.compile(rb"(?:\xef\xbb\xbf|\s)*")
+_SPACE = re.compile(rb"\s*")
+_BOM = b"\xef\xbb\xbf"
 _LEGACY_HEADER = re.compile(rb"ACCESSION[ \t]+NUMBER[ \t]*:", re.IGNORECASE)
-# The header keys we read, as "KEY:<tab>value" lines (modern and legacy .txt) or "<TAG>value" (.nc, where a
-# value runs to the next tag or line end). Everything else in the header is skipped by the regex engine, so
-# the Python loop sees a dozen tokens. Line ends are normalised to LF first (.nc files use bare CR).
-_LINE_KEYS: dict[bytes, tuple[str, str | None]] = {
-    b"REPORTING-OWNER": ("section", "owner"),
-    b"FILER": ("section", "owner"),  # 1990s ownership filings: FILER is the reporting person
-    b"ISSUER": ("section", "issuer"),
-    b"SUBJECT COMPANY": ("section", "issuer"),  # ... and SUBJECT COMPANY the issuer
-    b"FILED BY": ("section", None),
-    b"SERIAL COMPANY": ("section", None),
-    b"ACCESSION NUMBER": ("submission", "accession_number"),
-    b"CONFORMED SUBMISSION TYPE": ("submission", "form_type"),
-    b"FILED AS OF DATE": ("submission", "filed_date"),
-    b"CONFORMED PERIOD OF REPORT": ("submission", "period_of_report"),
-    b"CENTRAL INDEX KEY": ("entity", "cik"),
-    b"COMPANY CONFORMED NAME": ("entity", "name"),
-    b"STANDARD INDUSTRIAL CLASSIFICATION": ("entity", "sic"),
-    b"STATE OF INCORPORATION": ("entity", "state"),
-}
-_TAG_KEYS: dict[bytes, tuple[str, str | None]] = {
-    b"REPORTING-OWNER": ("section", "owner"),
-    b"FILER": ("section", "owner"),
-    b"ISSUER": ("section", "issuer"),
-    b"SUBJECT-COMPANY": ("section", "issuer"),
-    b"FILED-BY": ("section", None),
-    b"SERIAL-COMPANY": ("section", None),
-    b"ACCESSION-NUMBER": ("submission", "accession_number"),
-    b"TYPE": ("submission", "form_type"),
-    b"ACCEPTANCE-DATETIME": ("submission", "acceptance_datetime"),
-    b"FILING-DATE": ("submission", "filed_date"),
-    b"PERIOD": ("submission", "period_of_report"),
-    b"CIK": ("entity", "cik"),
-    b"CONFORMED-NAME": ("entity", "name"),
-    b"ASSIGNED-SIC": ("entity", "sic"),
-    b"STATE-OF-INCORPORATION": ("entity", "state"),
-    b"SEC-DOCUMENT": ("root", None),  # "<SEC-DOCUMENT>0000707549-25-000004.txt : 20250121"
-    b"SEC-HEADER": ("root", None),
-}
-
-
-def _alternation(keys: dict[bytes, Any]) -> bytes:
-    return b"|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
-
-
-_HEADER_TOKEN = re.compile(
-    rb"^[ \t]*(" + _alternation(_LINE_KEYS) + rb")[ \t]*:[ \t]*([^\n]*)"
-    rb"|<(/?)(" + _alternation(_TAG_KEYS) + rb")>[ \t]*([^<\n]*)",
-    re.MULTILINE,
+# Header keys, as "KEY:<tab>value" lines (modern and legacy .txt; the key starts its line) or "<TAG>value"
+# (.nc, where a value runs to the next tag or line end). The header is read with bytes.find, one search per
+# key, which is several times faster than running a regex (or a Python loop) over every byte of it.
+_SUBMISSION_FIELDS = (  # (attribute, line key, tag)
+    ("accession_number", b"ACCESSION NUMBER:", b"<ACCESSION-NUMBER>"),
+    ("form_type", b"CONFORMED SUBMISSION TYPE:", b"<TYPE>"),
+    ("acceptance_datetime", None, b"<ACCEPTANCE-DATETIME>"),
+    ("filed_date", b"FILED AS OF DATE:", b"<FILING-DATE>"),
+    ("period_of_report", b"CONFORMED PERIOD OF REPORT:", b"<PERIOD>"),
 )
+# Blocks naming a company: "NAME:" lines open a block that runs to the next one; <NAME> tags open and close.
+# Modern and .nc headers use REPORTING-OWNER and ISSUER; 1990s headers title the issuer SUBJECT COMPANY and
+# the reporting person FILER (or a <REPORTING-OWNER> element), so those are searched for only when needed.
+_OWNER_SECTIONS = (b"REPORTING-OWNER",)
+_ISSUER_SECTIONS = (b"ISSUER",)
+_LEGACY_OWNER_SECTIONS = (b"FILER",)
+_LEGACY_ISSUER_SECTIONS = (b"SUBJECT COMPANY", b"SUBJECT-COMPANY")
+_OTHER_SECTIONS = (b"FILED BY", b"FILED-BY")  # ends a legacy block; its CIK is nobody we report
+_CIK_KEYS = (b"CENTRAL INDEX KEY:", b"<CIK>")
+_NAME_KEYS = (b"COMPANY CONFORMED NAME:", b"<CONFORMED-NAME>")
+_SIC_KEYS = (b"STANDARD INDUSTRIAL CLASSIFICATION:", b"<ASSIGNED-SIC>")
+_STATE_KEYS = (b"STATE OF INCORPORATION:", b"<STATE-OF-INCORPORATION>")
+_ROOT_ACCESSION = re.compile(rb"<SEC-(?:DOCUMENT|HEADER)>[ \t]*(\d{10}-\d{2}-\d{6})")
 _DOC_TYPE = re.compile(rb"<TYPE>[ \t]*([^<\r\n]*)")
 _SIC_BRACKETS = re.compile(r"\[\s*(\d{1,4})\s*\]")
 _ACCESSION = re.compile(r"(\d{10})-?(\d{2})-?(\d{6})")
@@ -92,7 +69,7 @@ _PEM_HEADER_LINE = re.compile(rb"[A-Za-z][A-Za-z0-9-]*:|[ \t]")
 _NS_PREFIX = re.compile(rb"<[A-Za-z_][\w.-]*:\Z")
 _WS = b" \t\r\n\f\v"
 
-# Where a header field lands. Section names switch the current block; the rest are read in it.
+
 @dataclass(slots=True)
 class SubmissionHeader:
     accession_number: str | None = None
@@ -187,14 +164,20 @@ def _unwrap(data: bytes, header: SubmissionHeader) -> Unwrapped:
             break
 
     first_doc = data.find(b"<DOCUMENT>", lo, hi)
-    header_end = first_doc if first_doc >= 0 else min(hi, lo + _HEADER_CAP)
-    for marker in (b"</SEC-HEADER>", b"</IMS-HEADER>"):
-        pos = data.find(marker, lo, header_end)
-        if pos >= 0:
-            header_end = pos
+    cut_off = False  # the header runs to the end of the input (or of what we read): it may be truncated
+    if 0 <= first_doc <= lo + _HEADER_CAP:
+        header_end = first_doc
+    else:
+        header_end = min(hi, lo + _HEADER_CAP)
+        cut_off = True
+        for marker in (b"</SEC-HEADER>", b"</IMS-HEADER>"):
+            pos = data.find(marker, lo, header_end)
+            if pos >= 0:
+                header_end = pos
+                cut_off = False
     if root_close is None and fmt != "pem" and data.find(b"<SUBMISSION>", lo, header_end) >= 0:
         fmt = "nc"
-    has_header = _read_header(data, lo, header_end, header)
+    has_header = _read_header(data, lo, header_end, header, cut_off=cut_off)
     recognised = root_close is not None or has_header
 
     if first_doc < 0:
@@ -226,24 +209,29 @@ def _unwrap(data: bytes, header: SubmissionHeader) -> Unwrapped:
     truncated = False
     start = first_doc
     while start >= 0:
+        # One forward scan per document (to its </DOCUMENT>); everything else is a short or backward search,
+        # so a large EX-24 or GRAPHIC costs no more than a memchr over it.
         end = data.find(b"</DOCUMENT>", start + 10, hi)
-        nxt = data.find(b"<DOCUMENT>", start + 10, end if end >= 0 else hi)
-        if nxt >= 0:  # a document left open before the next one starts
-            end = nxt
-            truncated = True
-        elif end < 0:
+        if end < 0:
             end = hi
             truncated = True
-        text = data.find(b"<TEXT>", start, end)
-        m = _DOC_TYPE.search(data, start, text if text >= 0 else min(end, start + 4096))
+        doc_head_end = min(end, start + _DOC_HEADER_CAP)
+        text = data.find(b"<TEXT>", start, doc_head_end)
+        m = _DOC_TYPE.search(data, start, text if text >= 0 else doc_head_end)
         doc_type = _text(m[1]).upper() if m else ""
         types.append(doc_type)
         label = f"{len(types)} ({doc_type or 'no type'})"
-        xml_open = data.find(b"<XML>", text if text >= 0 else start, end)
+        body = text + 6 if text >= 0 else start + 10
+        if doc_type in OWNERSHIP_TYPES:
+            xml_open = data.find(b"<XML>", body, end)
+        else:  # other documents: only an <XML> opening the <TEXT>, as EDGAR writes it
+            xml_open = _skip_space(data, body, end)
+            if not data.startswith(b"<XML>", xml_open):
+                xml_open = -1
         if xml_open < 0:
             text_docs.append(label)
         else:
-            xml_close = data.find(b"</XML>", xml_open + 5, end)
+            xml_close = data.rfind(b"</XML>", xml_open + 5, end)
             if xml_close < 0:
                 unclosed_xml = unclosed_xml or label
             elif _holds_ownership(data, xml_open + 5, xml_close):
@@ -254,7 +242,7 @@ def _unwrap(data: bytes, header: SubmissionHeader) -> Unwrapped:
                     fallback = span
             else:
                 other_xml.append(label)
-        start = nxt if nxt >= 0 else data.find(b"<DOCUMENT>", end, hi)
+        start = data.find(b"<DOCUMENT>", end, hi)
 
     if root_close is not None and not truncated and data.rfind(root_close, lo, hi) < 0:
         truncated = True
@@ -264,6 +252,13 @@ def _unwrap(data: bytes, header: SubmissionHeader) -> Unwrapped:
         return Unwrapped(format=fmt, header=header, xml=data[a:b], document_types=types)
 
     what = _describe(header, fmt)
+    if not recognised:
+        raise ParseError(
+            ErrorCode.MALFORMED_WRAPPER,
+            f"not an EDGAR submission: no recognisable header, and no ownership XML in documents "
+            f"{_list_types(types)}",
+            header=header.to_dict(),
+        )
     if unclosed_xml is not None:
         raise ParseError(
             ErrorCode.MALFORMED_WRAPPER,
@@ -274,68 +269,130 @@ def _unwrap(data: bytes, header: SubmissionHeader) -> Unwrapped:
         raise ParseError(
             ErrorCode.MALFORMED_WRAPPER,
             f"{what} is truncated: a <DOCUMENT> or the submission is not closed, and no ownership XML "
-            f"was found in documents {', '.join(types) or 'none'}",
+            f"was found in documents {_list_types(types)}",
             header=header.to_dict(),
         )
     if other_xml:
-        detail = f"the <XML> of document {', '.join(other_xml)} is not an ownershipDocument"
-    else:
-        detail = f"legacy text filing (document {', '.join(text_docs)} is plain text, no <XML>)"
+        # XML of another kind (a Form D, an XBRL exhibit): the submission is not an ownership filing.
+        raise ParseError(
+            ErrorCode.NOT_OWNERSHIP_DOCUMENT,
+            f"{what} holds no ownership XML: the <XML> of document {', '.join(other_xml)} is not an "
+            "ownershipDocument",
+            header=header.to_dict(),
+        )
+    detail = f"legacy text filing (document {', '.join(text_docs)} is plain text, no <XML>)"
     raise ParseError(
         ErrorCode.NO_XML_DOCUMENT, f"{what} holds no ownership XML: {detail}", header=header.to_dict()
     )
 
 
-def _read_header(data: bytes, lo: int, hi: int, header: SubmissionHeader) -> bool:
-    """Fill ``header`` from data[lo:hi]; True when anything header-like was found."""
+def _read_header(data: bytes, lo: int, hi: int, header: SubmissionHeader, *, cut_off: bool = False) -> bool:
+    """Fill ``header`` from data[lo:hi]; True when anything header-like (a field or a block) was found.
+
+    ``cut_off``: the header runs to the end of the input (a truncated submission), so its last line may be cut
+    short ("ACCESSION NUMBER: 00007") and is dropped rather than read as a wrong value.
+    """
     text = data[lo:hi]
-    if b"\r" in text:
+    if b"\r" in text:  # .nc files end lines with a bare CR
         text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    section: str | None = None
+    if cut_off:
+        text = text[: max(text.rfind(b"\n"), text.rfind(b"<"), 0)]
     found = False
-    issuer_cik_seen = False
-    for m in _HEADER_TOKEN.finditer(text):
-        if m[1] is not None:
-            kind, name = _LINE_KEYS[m[1]]
-            raw = m[2]
-        else:
-            kind, name = _TAG_KEYS[m[4]]
-            raw = m[5]
-            if m[3]:  # a closing tag: leaving the block
-                if kind == "section":
-                    section = None
-                continue
-        if kind == "section":
-            section = name
+    for attr, line_key, tag in _SUBMISSION_FIELDS:
+        raw = _value(text, 0, len(text), line_key, tag)
+        if raw is not None:
             found = True
-        elif kind == "submission":
-            found = True
-            if name is not None and getattr(header, name) is None:
-                _set_submission_field(header, name, _text(raw))
-        elif kind == "root":
-            if header.accession_number is None:
-                acc = _ACCESSION.match(_text(raw))
-                if acc:
-                    header.accession_number = "-".join(acc.groups())
-        elif section == "owner":
-            if name == "cik":
-                cik = _cik(_text(raw))
-                if cik and cik not in header.owner_ciks:
-                    header.owner_ciks.append(cik)
-        elif section == "issuer":
-            if name == "cik":
-                if not issuer_cik_seen:
-                    issuer_cik_seen = True
-                    header.issuer_cik = _cik(_text(raw))
-            elif name == "name":
-                if header.issuer_name is None:
-                    header.issuer_name = _text(raw) or None
-            elif name == "sic":
-                if header.issuer_sic is None:
-                    header.issuer_sic = _sic(_text(raw))
-            elif header.issuer_state_of_incorporation is None:
-                header.issuer_state_of_incorporation = _text(raw) or None
-    return found
+            _set_submission_field(header, attr, _text(raw))
+    if header.accession_number is None:
+        m = _ROOT_ACCESSION.match(text)
+        if m:
+            header.accession_number = m[1].decode("ascii")
+
+    marks: list[tuple[int, int, str | None, bool]] = []  # (start, end, role, opens a block)
+    _find_sections(text, _OWNER_SECTIONS, "owner", marks)
+    _find_sections(text, _ISSUER_SECTIONS, "issuer", marks)
+    if not any(role == "issuer" for _, _, role, _ in marks):
+        _find_sections(text, _LEGACY_ISSUER_SECTIONS, "issuer", marks)
+        _find_sections(text, _LEGACY_OWNER_SECTIONS, "owner", marks)
+        _find_sections(text, _OTHER_SECTIONS, None, marks)
+    if not marks:
+        return found
+    marks.sort()
+    issuer_seen = False
+    for i, (_, start, role, opens) in enumerate(marks):
+        if not opens or role is None:
+            continue
+        stop = marks[i + 1][0] if i + 1 < len(marks) else len(text)
+        cik = _value(text, start, stop, *_CIK_KEYS)
+        if role == "owner":
+            value = _cik(_text(cik)) if cik is not None else None
+            if value and value not in header.owner_ciks:
+                header.owner_ciks.append(value)
+        elif not issuer_seen:
+            issuer_seen = True
+            header.issuer_cik = _cik(_text(cik)) if cik is not None else None
+            raw = _value(text, start, stop, *_NAME_KEYS)
+            header.issuer_name = (_text(raw) or None) if raw is not None else None
+            raw = _value(text, start, stop, *_SIC_KEYS)
+            header.issuer_sic = _sic(_text(raw)) if raw is not None else None
+            raw = _value(text, start, stop, *_STATE_KEYS)
+            header.issuer_state_of_incorporation = (_text(raw) or None) if raw is not None else None
+    return True
+
+
+def _find_sections(
+    text: bytes, names: tuple[bytes, ...], role: str | None, marks: list[tuple[int, int, str | None, bool]]
+) -> None:
+    """Append (start, end, role, opens) for every "NAME:" line, <NAME> and </NAME> in text."""
+    for name in names:
+        pos = text.find(name)
+        while pos >= 0 and len(marks) < _MAX_BLOCKS:
+            end = pos + len(name)
+            if text.startswith(b">", end) and pos > 0:
+                if text[pos - 1] == 0x3C:  # <NAME>
+                    marks.append((pos - 1, end + 1, role, True))
+                elif text[pos - 1] == 0x2F and pos > 1 and text[pos - 2] == 0x3C:  # </NAME>
+                    marks.append((pos - 2, end + 1, role, False))
+            elif _line_start(text, pos):
+                colon = _skip_blanks(text, end)
+                if text.startswith(b":", colon):
+                    marks.append((pos, colon + 1, role, True))
+            pos = text.find(name, end)
+
+
+def _value(text: bytes, lo: int, hi: int, line_key: bytes | None, tag: bytes) -> bytes | None:
+    """Raw value of the first ``KEY:`` line, else of the first ``<TAG>``, in text[lo:hi].
+
+    The keys are long and end in a colon, so they are not checked to start their line (company names and
+    addresses never hold "CENTRAL INDEX KEY:"); that check would cost as much as the search.
+    """
+    if line_key is not None:
+        pos = text.find(line_key, lo, hi)
+        if pos >= 0:
+            start = pos + len(line_key)
+            end = text.find(b"\n", start, hi)
+            return text[start : hi if end < 0 else end]
+    pos = text.find(tag, lo, hi)
+    if pos < 0:
+        return None
+    start = pos + len(tag)
+    end = text.find(b"<", start, hi)
+    if end < 0:
+        end = hi
+    nl = text.find(b"\n", start, end)
+    return text[start : end if nl < 0 else nl]
+
+
+def _line_start(text: bytes, pos: int) -> bool:
+    """Only blanks between the previous line break (or the start) and pos."""
+    nl = text.rfind(b"\n", 0, pos)
+    return not text[nl + 1 : pos].strip(b" \t")
+
+
+def _skip_blanks(text: bytes, pos: int) -> int:
+    while text[pos : pos + 1] in (b" ", b"\t"):
+        pos += 1
+    return pos
 
 
 def _set_submission_field(header: SubmissionHeader, attr: str, value: str) -> None:
@@ -343,7 +400,7 @@ def _set_submission_field(header: SubmissionHeader, attr: str, value: str) -> No
         return
     if attr == "accession_number":
         acc = _ACCESSION.fullmatch(value)
-        header.accession_number = "-".join(acc.groups()) if acc else value
+        header.accession_number = "-".join(acc.groups()) if acc else None
     elif attr == "form_type":
         header.form_type = value
     elif attr == "acceptance_datetime":
@@ -393,8 +450,14 @@ def _holds_ownership(data: bytes, lo: int, hi: int) -> bool:
 
 
 def _skip_space(data: bytes, lo: int, hi: int) -> int:
-    m = _LEADING_SPACE.match(data, lo, hi)
-    return m.end() if m else lo
+    """Index of the first byte in data[lo:hi] that is neither ASCII whitespace nor a UTF-8 byte-order mark."""
+    while True:
+        m = _SPACE.match(data, lo, hi)
+        if m:
+            lo = m.end()
+        if not data.startswith(_BOM, lo, hi):
+            return lo
+        lo += 3
 
 
 def _strip(data: bytes, lo: int, hi: int) -> tuple[int, int]:
@@ -427,24 +490,28 @@ def _sic(value: str) -> str | None:
 
 
 def _date(value: str) -> date | None:
+    """YYYYMMDD -> date; anything else (or an impossible date) -> None."""
     if len(value) != 8 or not (value.isdigit() and value.isascii()):
         return None
     try:
-        return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        return date.fromisoformat(value)  # 3.11+ reads the basic YYYYMMDD form
     except ValueError:
         return None
 
 
 def _datetime(value: str) -> datetime | None:
+    """YYYYMMDDHHMMSS, US Eastern wall time -> tz-aware datetime; anything else -> None."""
     if len(value) != 14 or not (value.isdigit() and value.isascii()):
         return None
     try:
-        return datetime(
-            int(value[:4]), int(value[4:6]), int(value[6:8]),
-            int(value[8:10]), int(value[10:12]), int(value[12:]), tzinfo=EASTERN,
-        )
+        return datetime.fromisoformat(f"{value[:8]}T{value[8:]}").replace(tzinfo=EASTERN)
     except ValueError:
         return None
+
+
+def _list_types(types: list[str]) -> str:
+    shown = ", ".join(t or "(no type)" for t in types[:20])
+    return shown + (f" and {len(types) - 20} more" if len(types) > 20 else "")
 
 
 def _describe(header: SubmissionHeader, fmt: str) -> str:

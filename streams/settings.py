@@ -1,0 +1,252 @@
+"""Configuration: one pydantic-settings class read from ``FORM4_*`` environment variables.
+
+Every field is read from the environment variable ``FORM4_<FIELD NAME IN UPPER CASE>``, e.g.
+``FORM4_BROKER_URL=kafka://broker:19092``. :func:`faust_app_kwargs` maps the settings onto ``faust.App``
+keyword arguments in one place, so Faust's own environment variables (``BROKER_URL``, ``WEB_PORT``, ...) never
+configure the same thing a second time: every value is passed explicitly (streaming-notes §8.4).
+
+The defaults suit a developer machine: a broker on loopback (``form4 broker``), in-memory tables, the web
+server on loopback. The Tansu-specific settings (short session timeout, one record per producer batch) are
+explained on their fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.topics import Topics, validate_prefix
+
+ENV_PREFIX = "FORM4_"
+
+#: SEC fair-access policy: no more than 10 requests per second.
+EDGAR_MAX_RATE = 10.0
+
+
+class Settings(BaseSettings):
+    """All settings of form4-streams. Each field is read from ``FORM4_<NAME>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        env_ignore_empty=True,  # FORM4_X= (empty, e.g. from a compose file) means "use the default"
+        validate_default=True,
+        frozen=True,
+    )
+
+    # --- Kafka / Faust -------------------------------------------------------------------------------------
+    broker_url: str = Field(
+        "kafka://127.0.0.1:9092",
+        description="Kafka bootstrap URL(s) for Faust, e.g. kafka://broker:19092 (several: separate with ';'). "
+        "`form4 broker` prints the value to use for its embedded broker.",
+    )
+    store: str = Field(
+        "memory://",
+        description="Faust table store: memory:// (state rebuilt from changelogs at start) or rocksdb:// "
+        "(persisted under data_dir; needs rocksdict).",
+    )
+    data_dir: Path = Field(
+        Path(".form4-data"),
+        description="Faust data directory (RocksDB tables, worker state).",
+    )
+    processing_guarantee: Literal["at_least_once"] = Field(
+        "at_least_once",
+        description="Only at_least_once: exactly_once cannot start on Tansu 0.6.0 with aiokafka (InitProducerId "
+        "v0 is rejected, read_committed is not honoured) and has open Faust bugs (#323, #517, #177). Outputs are "
+        "made idempotent instead (keys derived from accession numbers; streaming-notes §1.7, §5.4, §8.2).",
+    )
+    session_timeout: float = Field(
+        6.0,
+        gt=0,
+        description="Consumer-group session timeout in seconds. Tansu holds each member's first JoinGroup for "
+        "about session_timeout/2, so keep it short (6 s); Faust's default of 60 s makes a restart take ~2 min.",
+    )
+    heartbeat_interval: float = Field(
+        1.0, gt=0, description="Consumer-group heartbeat interval in seconds; must be below session_timeout."
+    )
+    rebalance_timeout: float = Field(
+        10.0, gt=0, description="How long the group coordinator waits for members to rejoin, in seconds."
+    )
+    producer_linger: float = Field(
+        0.01,
+        ge=0,
+        description="Producer linger in seconds: wait this long to batch records (0.01 s gives ~25 % more "
+        "throughput than 0).",
+    )
+    producer_max_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Producer batch size limit in bytes; unset = the aiokafka default (16 KiB). Set it to 1 "
+        "ONLY for tests on Tansu: its ListOffsets(latest) returns the base offset + 1 of the newest batch, so "
+        "with multi-record batches Faust recovers changelogs short of their end; one record per batch makes "
+        "the answer right (streaming-notes §5.4). Never for benchmarks or production.",
+    )
+    partitions: int = Field(
+        4,
+        ge=1,
+        description="Partitions of every pipeline topic (and Faust's default for its internal topics). Topics "
+        "are created with their final count: partitions cannot be added later on Tansu.",
+    )
+    replication_factor: int = Field(
+        1, ge=1, description="Replication factor of created topics (1 on one node)."
+    )
+    table_standby_replicas: int = Field(
+        1,
+        ge=0,
+        description="Standby replicas per table partition kept warm on other workers for fast failover.",
+    )
+    topic_prefix: str = Field(
+        "form4", description="Prefix of every pipeline topic name: <prefix>.raw, <prefix>.filings, ..."
+    )
+
+    # --- Web server ----------------------------------------------------------------------------------------
+    web_enabled: bool = Field(True, description="Run Faust's web server (health, metrics, table views).")
+    web_host: str = Field(
+        "127.0.0.1",
+        description="Host name other workers use to reach this worker's web server (table routing).",
+    )
+    web_bind: str | None = Field(
+        None,
+        description="Interface the web server binds to; unset = web_host. Use 0.0.0.0 in a container.",
+    )
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of Faust's web server.")
+
+    # --- Pipeline ------------------------------------------------------------------------------------------
+    rules_file: Path | None = Field(None, description="Alert rules file; unset = the built-in rules.")
+    max_filing_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=1,
+        description="Inputs larger than this go to the DLQ as too_large before any parsing (default 5 MiB).",
+    )
+
+    # --- Logging -------------------------------------------------------------------------------------------
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info",
+        description="Log level. Keep info: Faust's warn level turns on a DEBUG spinner handler that costs "
+        "~12 % CPU (streaming-notes R3), and debug logging is expensive.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text for people, json for log collectors."
+    )
+
+    # --- EDGAR ---------------------------------------------------------------------------------------------
+    edgar_user_agent: str | None = Field(
+        None,
+        description="User-Agent for SEC EDGAR requests: required to poll EDGAR, with a contact e-mail address, "
+        "e.g. 'Example Corp ops@example.com' (SEC fair-access policy).",
+    )
+    edgar_base_url: str = Field("https://www.sec.gov", description="Base URL of SEC EDGAR.")
+    edgar_rate_limit: float = Field(
+        5.0, description="EDGAR requests per second, 0 < rate <= 10 (SEC fair-access limit is 10/s)."
+    )
+    poll_interval: float = Field(2.0, gt=0, description="Seconds between polls of the EDGAR filing feed.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return "warning" if value == "warn" else value
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("edgar_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: float) -> float:
+        if not 0 < value <= EDGAR_MAX_RATE:
+            raise ValueError(
+                f"EDGAR rate limit must be greater than 0 and at most {EDGAR_MAX_RATE:g} requests per second "
+                f"(SEC fair-access policy), got {value:g}"
+            )
+        return value
+
+    @field_validator("edgar_user_agent")
+    @classmethod
+    def _user_agent(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if "@" not in value:
+            raise ValueError(
+                "EDGAR User-Agent must include a contact e-mail address, e.g. 'Example Corp ops@example.com' "
+                "(SEC fair-access policy)"
+            )
+        return value
+
+    @field_validator("edgar_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"EDGAR base URL must start with https:// or http://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return validate_prefix(value)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("broker URL must not be empty, e.g. kafka://127.0.0.1:9092")
+        return value
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> Settings:
+        if self.heartbeat_interval >= self.session_timeout:
+            raise ValueError(
+                f"heartbeat_interval ({self.heartbeat_interval:g} s) must be below "
+                f"session_timeout ({self.session_timeout:g} s)"
+            )
+        return self
+
+    @property
+    def topics(self) -> Topics:
+        """The pipeline's topic names under :attr:`topic_prefix`."""
+        return Topics(self.topic_prefix)
+
+
+def env_names() -> set[str]:
+    """Every environment variable the Settings read, e.g. ``FORM4_BROKER_URL``."""
+    return {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+
+
+def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``faust.App(id, **faust_app_kwargs(settings))``.
+
+    Every name is a Faust setting (``faust/types/settings/settings.py``); Faust silently ignores unknown
+    keyword arguments, so the tests check each one against ``app.conf``.
+    """
+    kwargs: dict[str, Any] = {
+        "broker": settings.broker_url,
+        "store": settings.store,
+        "datadir": str(settings.data_dir),
+        "processing_guarantee": settings.processing_guarantee,
+        "broker_session_timeout": settings.session_timeout,
+        "broker_heartbeat_interval": settings.heartbeat_interval,
+        "broker_rebalance_timeout": settings.rebalance_timeout,
+        "producer_linger": settings.producer_linger,
+        "consumer_auto_offset_reset": "earliest",
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication_factor,
+        "table_standby_replicas": settings.table_standby_replicas,
+        "web_enabled": settings.web_enabled,
+        "web_host": settings.web_host,
+        "web_bind": settings.web_bind or settings.web_host,
+        "web_port": settings.web_port,
+        # /table/ serves table contents over HTTP: holdings are served through table_route views instead.
+        "web_tables_enabled": False,
+    }
+    if settings.producer_max_batch_size is not None:
+        kwargs["producer_max_batch_size"] = settings.producer_max_batch_size
+    return kwargs
