@@ -27,8 +27,9 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any, TypeVar
@@ -138,16 +139,38 @@ def _tcp_accepts(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
-def _set_parent_death_signal() -> None:  # runs in the child between fork and exec
-    """Linux: the kernel sends SIGKILL to the broker if the thread that started it dies (even by SIGKILL)."""
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: a pre-exec hook after which the kernel SIGKILLs the broker when the thread that started it dies
+    (even by SIGKILL, when no finalizer can run). None elsewhere or when prctl is unavailable.
+
+    libc is loaded here, in the parent: the hook itself runs between fork and exec and must do as little as
+    possible (one foreign call, no imports, no dlopen).
+    """
+    if sys.platform != "linux":
+        return None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    except Exception:  # best effort: the finalizer still covers normal exits
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, sigkill = 1, int(signal.SIGKILL)
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, sigkill, 0, 0, 0)
+
+    return hook
+
+
+def _finalize(
+    proc: subprocess.Popen[bytes], stop_timeout: float, log_file: IO[bytes], own_log: Path | None
+) -> None:
+    """Finalizer of a broker that was never stopped: reap it, close its log, remove the log if ours."""
+    _reap(proc, stop_timeout)
+    log_file.close()
+    if own_log is not None:
+        with contextlib.suppress(OSError):
+            own_log.unlink()
 
 
 def _reap(proc: subprocess.Popen[bytes], stop_timeout: float) -> None:
@@ -169,6 +192,10 @@ class EmbeddedBroker:
     ``start()`` returns once the broker answers a Kafka Metadata request, or raises :class:`BrokerStartError`
     with the tail of the broker log. ``stop()`` terminates and reaps it; a finalizer (also run at interpreter
     exit) and, on Linux, a parent-death signal make sure no broker process outlives its owner.
+
+    The broker's output goes to ``log_path``. Without an explicit ``log_path`` a temporary file is used and
+    removed by ``stop()``, unless the broker failed to start or died on its own (then it is kept for
+    inspection and named in the error).
     """
 
     def __init__(
@@ -189,7 +216,12 @@ class EmbeddedBroker:
         self.stop_timeout = stop_timeout
         self._binary = binary
         self._own_log = log_path is None
-        self.log_path: Path = Path(log_path) if log_path is not None else self._new_log_path()
+        self.log_path: Path = (
+            Path(log_path)
+            if log_path is not None
+            else Path(tempfile.gettempdir()) / f"form4-tansu-{os.getpid()}-{uuid.uuid4().hex[:8]}.log"
+        )
+        self._failed = False
         self._port: int | None = port
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
@@ -226,6 +258,7 @@ class EmbeddedBroker:
         """Start the broker and wait until it answers Kafka requests (at most ``startup_timeout`` seconds)."""
         if self._proc is not None:
             raise BrokerError("the broker is already started")
+        self._failed = False
         binary = self._binary or resolve_binary()
         # With a port of our choosing, retry if another process grabs it between free_port() and the bind.
         attempts = 1 if self.requested_port is not None else 3
@@ -239,6 +272,7 @@ class EmbeddedBroker:
                     )
                 continue
             self._port = port
+            self._failed = False
             try:
                 self._spawn(binary, port)
                 self._wait_ready()
@@ -246,6 +280,7 @@ class EmbeddedBroker:
             except BrokerStartError as exc:
                 tail = self.log_tail()
                 address_taken = "AddrInUse" in tail or "Address in use" in tail
+                self._failed = True  # keep the log: the error message points to it
                 self.stop()
                 if address_taken and self.requested_port is not None:
                     raise PortInUseError(
@@ -271,7 +306,7 @@ class EmbeddedBroker:
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
         env["NO_COLOR"] = "1"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115  (closed in stop())
+        self._log_file = open(self.log_path, "wb")  # noqa: SIM115  (one log per start; closed in stop())
         self._log_file.write(f"$ {' '.join(command)}\n".encode())
         self._log_file.flush()
         in_main_thread = threading.current_thread() is threading.main_thread()
@@ -285,14 +320,21 @@ class EmbeddedBroker:
                 # Own session: a terminal's Ctrl-C goes to us, and we stop the broker cleanly.
                 start_new_session=True,
                 # PDEATHSIG fires when the *thread* that forked exits, so only tie it to the main thread.
-                preexec_fn=_set_parent_death_signal if in_main_thread and sys.platform == "linux" else None,
+                preexec_fn=_parent_death_signal() if in_main_thread else None,
             )
         except OSError as exc:
             self._log_file.close()
             self._log_file = None
             raise BrokerStartError(f"cannot run the broker binary {binary}: {exc}") from exc
         self.returncode = None
-        self._finalizer = weakref.finalize(self, _reap, self._proc, self.stop_timeout)
+        self._finalizer = weakref.finalize(
+            self,
+            _finalize,
+            self._proc,
+            self.stop_timeout,
+            self._log_file,
+            self.log_path if self._own_log else None,
+        )
 
     def _wait_ready(self) -> None:
         assert self._proc is not None
@@ -322,6 +364,8 @@ class EmbeddedBroker:
         """Terminate the broker (SIGTERM, then SIGKILL after ``stop_timeout``) and reap it. Idempotent."""
         proc, self._proc = self._proc, None
         if proc is not None:
+            if proc.poll() is not None:
+                self._failed = True  # it died on its own: keep the log
             _reap(proc, self.stop_timeout)
             self.returncode = proc.returncode
         if self._finalizer is not None:
@@ -330,6 +374,9 @@ class EmbeddedBroker:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+            if self._own_log and not self._failed:
+                with contextlib.suppress(OSError):
+                    self.log_path.unlink()
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the broker log, without terminal colour codes."""
@@ -342,18 +389,6 @@ class EmbeddedBroker:
     def _log_excerpt(self) -> str:
         tail = self.log_tail()
         return f"Broker log {self.log_path}:\n{tail}" if tail else f"Broker log {self.log_path} is empty."
-
-    def cleanup_log(self) -> None:
-        """Remove the log file if this object created it (call after a successful run)."""
-        if self._own_log and self._log_file is None:
-            with contextlib.suppress(OSError):
-                self.log_path.unlink()
-
-    @staticmethod
-    def _new_log_path() -> Path:
-        fd, name = tempfile.mkstemp(prefix="form4-tansu-", suffix=".log")
-        os.close(fd)
-        return Path(name)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
@@ -377,6 +412,9 @@ def run_foreground(port: int | None = 9092, *, host: str = LOOPBACK) -> int:
     broker = EmbeddedBroker(port, host=host)
     try:
         broker.start()
+    except PortInUseError as exc:
+        print(f"error: {exc} (`form4 broker --port 0` picks a free port)", file=err, flush=True)
+        return 1
     except BrokerError as exc:
         print(f"error: {exc}", file=err, flush=True)
         return 1
@@ -413,6 +451,5 @@ def run_foreground(port: int | None = 9092, *, host: str = LOOPBACK) -> int:
         broker.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    broker.cleanup_log()
     print("broker stopped", file=out, flush=True)
     return 0

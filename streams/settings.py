@@ -2,8 +2,8 @@
 
 Every field is read from the environment variable ``FORM4_<FIELD NAME IN UPPER CASE>``, e.g.
 ``FORM4_BROKER_URL=kafka://broker:19092``. :func:`faust_app_kwargs` maps the settings onto ``faust.App``
-keyword arguments in one place, so Faust's own environment variables (``BROKER_URL``, ``WEB_PORT``, ...) never
-configure the same thing a second time: every value is passed explicitly (streaming-notes §8.4).
+keyword arguments in one place. Faust's own environment variables (``BROKER_URL``, ``WEB_PORT``, ...) are
+switched off (they would override explicit arguments), so nothing configures the same thing twice (streaming-notes §8.4).
 
 The defaults suit a developer machine: a broker on loopback (``form4 broker``), in-memory tables, the web
 server on loopback. The Tansu-specific settings (short session timeout, one record per producer batch) are
@@ -145,6 +145,16 @@ class Settings(BaseSettings):
     )
     poll_interval: float = Field(2.0, gt=0, description="Seconds between polls of the EDGAR filing feed.")
 
+    @field_validator("processing_guarantee", mode="before")
+    @classmethod
+    def _guarantee(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() != "at_least_once":
+            raise ValueError(
+                f"processing guarantee {value!r} is not supported: only at_least_once. exactly_once cannot start "
+                "on Tansu with aiokafka and has open Faust bugs; outputs are idempotent instead"
+            )
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_level(cls, value: Any) -> Any:
@@ -226,8 +236,13 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
 
     Every name is a Faust setting (``faust/types/settings/settings.py``); Faust silently ignores unknown
     keyword arguments, so the tests check each one against ``app.conf``.
+
+    ``env={}``: Faust reads its own environment variables (``BROKER_URL``, ``WEB_PORT``, ``APP_STORE``, ...)
+    and lets them win over explicit keyword arguments (``Settings._init_settings`` in faust 0.15.3). An empty
+    environment for Faust makes the FORM4_* variables the only configuration source.
     """
     kwargs: dict[str, Any] = {
+        "env": {},
         "broker": settings.broker_url,
         "store": settings.store,
         "datadir": str(settings.data_dir),

@@ -178,9 +178,9 @@ async def ensure_topics(
     servers = bootstrap_servers(bootstrap)
     wanted = topics.all()
     admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=int(timeout * 1000))
-    async with asyncio.timeout(timeout):
-        await admin.start()
-        try:
+    try:
+        async with asyncio.timeout(timeout):
+            await admin.start()
             present = await _partition_counts(admin, wanted)
             missing = [name for name in wanted if name not in present]
             if missing:
@@ -208,8 +208,12 @@ async def ensure_topics(
                 if all(counts.get(name, 0) > 0 for name in wanted):
                     break
                 await asyncio.sleep(0.05)
-        finally:
-            await admin.close()
+    except TimeoutError:
+        raise TimeoutError(
+            f"topics {', '.join(wanted)} were not all created and visible on {servers} within {timeout:g} s"
+        ) from None
+    finally:
+        await admin.close()
     mismatched = {name: counts[name] for name in wanted if name not in missing and counts[name] != partitions}
     for name, actual in mismatched.items():
         log.warning(

@@ -42,7 +42,6 @@ def broker() -> Iterator[EmbeddedBroker]:
         yield embedded
     finally:
         embedded.stop()
-        embedded.cleanup_log()
 
 
 def unique_name(prefix: str = "test") -> str:

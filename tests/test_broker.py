@@ -32,9 +32,6 @@ from streams.broker import (
 from streams.topics import Topics, bootstrap_servers, ensure_topics
 from tests.broker import consume_all, produce, unique_group, unique_name, wait_for
 
-# The session-scoped `broker` fixture and the markers; a no-op once the root conftest loads the plugin.
-pytest_plugins = ["tests.broker"]
-
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.broker
@@ -75,6 +72,7 @@ async def test_starts_answers_and_stops_without_leaving_a_process() -> None:
     assert process_gone(pid)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # reaped, not a zombie
+    assert not embedded.log_path.exists(), "a clean run removes its temporary log"
     embedded.stop()  # idempotent
     assert port_is_free(embedded.port)
 
@@ -88,16 +86,20 @@ async def test_a_forgotten_broker_is_stopped_when_its_object_is_collected() -> N
     await wait_for(lambda: process_gone(pid), timeout=10, message=f"broker pid {pid} still running")
 
 
-async def test_no_broker_outlives_a_killed_owner_process() -> None:
+async def test_no_broker_outlives_a_killed_owner_process(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
         "from streams.broker import EmbeddedBroker\n"
-        "b = EmbeddedBroker().start()\n"
+        "b = EmbeddedBroker(log_path=sys.argv[1]).start()\n"
         "print(b.pid, flush=True)\n"
         "sys.stdin.read()\n"
     )
     owner = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, text=True
+        [sys.executable, "-c", code, str(tmp_path / "broker.log")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+        text=True,
     )
     try:
         assert owner.stdout is not None
@@ -160,15 +162,20 @@ def fake_binary(tmp_path: Path, script: str) -> str:
 
 def test_a_broker_that_dies_at_start_shows_its_log(tmp_path: Path) -> None:
     binary = fake_binary(tmp_path, "echo 'storage exploded' >&2; exit 3")
-    embedded = EmbeddedBroker(free_port(), binary=binary, log_path=tmp_path / "broker.log")
-    with pytest.raises(BrokerStartError, match=r"(?s)exited with code 3.*storage exploded"):
-        embedded.start()
-    assert not embedded.running
+    embedded = EmbeddedBroker(free_port(), binary=binary)  # a temporary log ...
+    try:
+        with pytest.raises(BrokerStartError, match=r"(?s)exited with code 3.*storage exploded") as info:
+            embedded.start()
+        assert not embedded.running
+        assert str(embedded.log_path) in str(info.value)
+        assert embedded.log_path.exists(), "... is kept after a failure, for inspection"
+    finally:
+        embedded.log_path.unlink(missing_ok=True)
 
 
 def test_a_broker_that_never_answers_times_out_and_is_killed(tmp_path: Path) -> None:
     binary = fake_binary(tmp_path, "echo 'waiting forever'; exec sleep 60")
-    embedded = EmbeddedBroker(free_port(), binary=binary, startup_timeout=0.5)
+    embedded = EmbeddedBroker(free_port(), binary=binary, startup_timeout=0.5, log_path=tmp_path / "b.log")
     started = time.monotonic()
     with pytest.raises(BrokerStartError, match=r"(?s)did not answer Kafka requests.*waiting forever"):
         embedded.start()

@@ -103,3 +103,31 @@ def test_schemas_command_writes_every_schema(tmp_path: Path) -> None:
         "alert.json",
         "dead_letter.json",
     }
+
+
+def test_broker_command_runs_until_ctrl_c() -> None:
+    """`form4 broker --port 0` starts Tansu, says what to export, and stops cleanly on Ctrl-C (exit 0)."""
+    import re
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "broker", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        seen = ""
+        assert proc.stdout is not None
+        for line in proc.stdout:  # blocks line by line; the broker prints its address once it answers
+            seen += line
+            if "FORM4_BROKER_URL=" in line:
+                break
+        url = re.search(r"FORM4_BROKER_URL=(kafka://127\.0\.0\.1:\d+)", seen)
+        assert url, seen
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

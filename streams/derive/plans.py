@@ -20,6 +20,8 @@ _MENTION = re.compile(
     re.IGNORECASE,
 )
 
+_MAYBE = re.compile(r"10\s?b", re.IGNORECASE)  # literal-prefixed, so re scans it fast: most texts stop here
+
 _MONTHS = {
     name: number
     for number, names in enumerate(
@@ -70,7 +72,7 @@ _THE_PLAN = re.compile(r"\b(?:the|such|this|that|said|trading)\s+plan\b", re.IGN
 
 def mentions_10b5_1(text: str | None) -> bool:
     """True when the text cites Rule 10b5-1 in any of its spellings, never for bare Rule 10b-5."""
-    return text is not None and _MENTION.search(text) is not None
+    return text is not None and _MAYBE.search(text) is not None and _MENTION.search(text) is not None
 
 
 def _sentences(text: str) -> list[str]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-_WEIGHTED = re.compile(r"(?P<volume>\bvolume[\s\-‐‑–—]*)?\bweighted[\s\-‐‑–—]*av(?:erag|g\b)", re.IGNORECASE)
+# "weighted average", then a look back for "volume" (a leading optional group would make re try every position).
+_WEIGHTED = re.compile(r"\bweighted[\s\-‐‑–—]*av(?:erag|g\b)", re.IGNORECASE)
+_VOLUME_BEFORE = re.compile(r"\bvolume[\s\-‐‑–—]*\Z", re.IGNORECASE)
 
 # An amount: "1,234.50", "188.970", ".75", "10", never cut short ("1,234" of "1,234.50") nor part of a date.
 _AMOUNT = r"(?P<{0}_dollar>\$\s*)?(?P<{0}>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d*\.\d+|\d+)(?!\.?\d|/)"
@@ -31,7 +33,7 @@ def is_weighted_average_text(text: str | None) -> bool:
     """
     if not text or "weighted" not in text.lower():  # cheap test first: most footnotes are not about prices
         return False
-    found = [m["volume"] is None for m in _WEIGHTED.finditer(text)]
+    found = [_VOLUME_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None for m in _WEIGHTED.finditer(text)]
     return any(found) or (bool(found) and bool(price_ranges(text)))
 
 

@@ -384,36 +384,47 @@ def _read_table(el: etree._Element, doc: dict[str, Any], warnings: list[str]) ->
 
 
 def _read_row(row: etree._Element, warnings: list[str]) -> dict[str, Any]:
-    """One table row; the hot loop of the parser, so it avoids per-element function calls."""
+    """One table row: the parser's hot loop, one pass in document order with no per-element calls.
+
+    A field's <value> child is the next element the pass meets, so it is read there rather than by
+    searching the field's children; any element other than a footnoteId in between clears the pending
+    field, so a <value> under an unknown element is never taken for a known field's.
+    """
     fields: dict[str, Any] = {}
     footnote_ids: dict[str, list[str]] = {}
     field_spec = ROW_FIELDS.get
+    pending: tuple[str, Converter, str] | None = None
     # No element-type filter: comments and PIs are removed at parse time, and any other node's tag is a
     # function, which matches nothing below.
     for el in row.iterdescendants():
         name = el.tag
-        spec = field_spec(name)
-        if spec is None:
-            if name == "footnoteId":
-                parent_el = el.getparent()
-                parent = parent_el.tag if parent_el is not None else ""
-                parent = ROW_FIELD_ALIASES.get(parent, parent)
-                key = (
-                    ROW_FIELDS[parent][0]
-                    if parent in ROW_FIELDS
-                    else WRAPPER_FOOTNOTE_FIELDS.get(parent, parent)
-                )
-                footnote_ids.setdefault(key, []).append((el.get("id") or "").strip())
-            elif name in ROW_FIELD_ALIASES:
-                warnings.append(f"off-spec element <{name}> read as <{ROW_FIELD_ALIASES[name]}>")
-                text = _leaf(el)
-                if text is not None:
-                    field, convert = ROW_FIELDS[ROW_FIELD_ALIASES[name]]
-                    fields[field] = convert(text, name, warnings)
+        if name == "value":
+            if pending is not None:
+                text = el.text
+                if text is not None and (text := text.strip()):
+                    field, convert, element = pending
+                    fields[field] = convert(text, element, warnings)
+                pending = None
             continue
-        text = _leaf(el)
-        if text is not None:
-            field, convert = spec
-            fields[field] = convert(text, name, warnings)
+        if name == "footnoteId":
+            parent_el = el.getparent()
+            parent = parent_el.tag if parent_el is not None else ""
+            parent = ROW_FIELD_ALIASES.get(parent, parent)
+            key = ROW_FIELDS[parent][0] if parent in ROW_FIELDS else WRAPPER_FOOTNOTE_FIELDS.get(parent, parent)
+            footnote_ids.setdefault(key, []).append((el.get("id") or "").strip())
+            continue
+        spec = field_spec(name)
+        if spec is None and name in ROW_FIELD_ALIASES:
+            warnings.append(f"off-spec element <{name}> read as <{ROW_FIELD_ALIASES[name]}>")
+            spec = ROW_FIELDS[ROW_FIELD_ALIASES[name]]
+        if spec is None:
+            pending = None
+        elif len(el):
+            pending = (spec[0], spec[1], name)
+        else:
+            pending = None
+            text = el.text
+            if text is not None and (text := text.strip()):
+                fields[spec[0]] = spec[1](text, name, warnings)
     fields["footnote_ids"] = footnote_ids
     return fields
