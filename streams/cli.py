@@ -102,7 +102,8 @@ def schemas(
 @app.command()
 def broker(
     port: Annotated[
-        int, typer.Option("--port", "-p", min=0, max=65535, help="loopback port to listen on; 0 = any free port")
+        int,
+        typer.Option("--port", "-p", min=0, max=65535, help="loopback port to listen on; 0 = any free port"),
     ] = 9092,
 ) -> None:
     """Run the embedded broker (Tansu, memory storage) on 127.0.0.1 in the foreground until Ctrl-C.

@@ -21,12 +21,16 @@ import pytest
 from streams.parse.errors import ErrorCode, ParseError
 from streams.parse.sgml import SubmissionHeader, Unwrapped, looks_like_submission, unwrap_submission
 
-# The corpus is not in the repo: it sits beside the checkout, at ../shared/corpus.
+# The corpus is not in the repo: it sits beside the checkout, at ../shared/corpus. The files the named tests
+# use are also copied into tests/fixtures under the same paths, so those tests run without it.
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def corpus(path: str) -> bytes:
     """The bytes of a corpus file by its path relative to the corpus (e.g. "txt/7a623a2c1264.txt")."""
+    if (FIXTURES / path).is_file():
+        return (FIXTURES / path).read_bytes()
     if not CORPUS.is_dir():
         pytest.skip(f"shared corpus not present at {CORPUS}")
     file = CORPUS / path

@@ -33,7 +33,10 @@ def is_weighted_average_text(text: str | None) -> bool:
     """
     if not text or "weighted" not in text.lower():  # cheap test first: most footnotes are not about prices
         return False
-    found = [_VOLUME_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None for m in _WEIGHTED.finditer(text)]
+    found = [
+        _VOLUME_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None
+        for m in _WEIGHTED.finditer(text)
+    ]
     return any(found) or (bool(found) and bool(price_ranges(text)))
 
 

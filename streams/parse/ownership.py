@@ -410,7 +410,9 @@ def _read_row(row: etree._Element, warnings: list[str]) -> dict[str, Any]:
             parent_el = el.getparent()
             parent = parent_el.tag if parent_el is not None else ""
             parent = ROW_FIELD_ALIASES.get(parent, parent)
-            key = ROW_FIELDS[parent][0] if parent in ROW_FIELDS else WRAPPER_FOOTNOTE_FIELDS.get(parent, parent)
+            key = (
+                ROW_FIELDS[parent][0] if parent in ROW_FIELDS else WRAPPER_FOOTNOTE_FIELDS.get(parent, parent)
+            )
             footnote_ids.setdefault(key, []).append((el.get("id") or "").strip())
             continue
         spec = field_spec(name)
