@@ -144,23 +144,15 @@ class TransactionDerived(Contract):
     )
 
 
-class Transaction(Contract):
-    txn_id: str = Field(description="derived: stable hash of accession, table and row index")
+class Row(Contract):
+    """What transaction and holding rows share: the security, the balance after, the ownership nature."""
+
     table: Table
-    row_index: int = Field(
-        ge=0, description="0-based among the transactions of the same table, document order"
-    )
+    row_index: int = Field(ge=0, description="0-based among rows of the same table and kind, document order")
     security_title: str | None = None
-    transaction_date: date | None = None
-    deemed_execution_date: date | None = None
-    transaction_form_type: str | None = None
-    transaction_code: str | None = None
-    equity_swap_involved: bool | None = None
-    transaction_timeliness: str | None = None
-    shares: Dec | None = None
-    total_value: Dec | None = None
-    price_per_share: Dec | None = None
-    acquired_disposed: str | None = None
+    transaction_form_type: str | None = Field(
+        None, description="4 or 5; on a holding, e.g. 3 for a late Form 3 line"
+    )
     shares_owned_following: Dec | None = None
     value_owned_following: Dec | None = None
     direct_indirect: str | None = None
@@ -175,28 +167,24 @@ class Transaction(Contract):
     footnote_ids: FootnoteIds = Field(
         default_factory=dict, description="field name -> footnote ids cited by that field, as filed"
     )
+
+
+class Transaction(Row):
+    txn_id: str = Field(description="derived: stable hash of accession, table and row index")
+    transaction_date: date | None = None
+    deemed_execution_date: date | None = None
+    transaction_code: str | None = None
+    equity_swap_involved: bool | None = None
+    transaction_timeliness: str | None = None
+    shares: Dec | None = None
+    total_value: Dec | None = None
+    price_per_share: Dec | None = None
+    acquired_disposed: str | None = None
     derived: TransactionDerived
 
 
-class Holding(Contract):
+class Holding(Row):
     holding_id: str = Field(description="derived: stable hash of accession, table and row index")
-    table: Table
-    row_index: int = Field(ge=0, description="0-based among the holdings of the same table, document order")
-    security_title: str | None = None
-    transaction_form_type: str | None = Field(
-        None, description="e.g. 3 for a late Form 3 holding on a Form 5"
-    )
-    shares_owned_following: Dec | None = None
-    value_owned_following: Dec | None = None
-    direct_indirect: str | None = None
-    nature_of_ownership: str | None = None
-    conversion_or_exercise_price: Dec | None = None
-    exercise_date: date | None = None
-    expiration_date: date | None = None
-    underlying_security_title: str | None = None
-    underlying_shares: Dec | None = None
-    underlying_value: Dec | None = None
-    footnote_ids: FootnoteIds = Field(default_factory=dict)
 
 
 class FilingDerived(Contract):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from lxml import etree
@@ -30,7 +31,9 @@ _RAW_ROW = re.compile(
     rb"<(?:[\w.-]+:)?(nonDerivativeTransaction|nonDerivativeHolding|derivativeTransaction|derivativeHolding)[\s>/]"
 )
 
-_STRICT = etree.XMLParser(
+# Every external door shut: no entity expansion, no DTD, no network, libxml2's default size and depth limits.
+_safe_parser = partial(
+    etree.XMLParser,
     resolve_entities=False,
     load_dtd=False,
     no_network=True,
@@ -38,18 +41,10 @@ _STRICT = etree.XMLParser(
     remove_comments=True,
     remove_pis=True,
 )
-_RECOVER = etree.XMLParser(
-    resolve_entities=False,
-    load_dtd=False,
-    no_network=True,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    recover=True,
-)
+_STRICT = _safe_parser()
+_RECOVER = _safe_parser(recover=True)
 
 Converter = Callable[[str, str, list[str]], Any]
-
 
 # Row leaf element -> (our field name, converter). Wrappers (transactionAmounts, ...) are walked through.
 ROW_FIELDS: dict[str, tuple[str, Converter]] = {
