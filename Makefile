@@ -19,11 +19,12 @@ $(VENV)/.bench-installed: $(STAMP)
 run: $(STAMP)
 	$(BIN)/form4 parse --format table samples/
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams tests bench
+	$(BIN)/ruff format --check streams tests bench
 	$(BIN)/mypy streams
 
 schemas: $(STAMP)
