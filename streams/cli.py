@@ -116,5 +116,113 @@ def broker(
     raise typer.Exit(run_foreground(port or None))
 
 
+@app.command()
+def worker() -> None:
+    """Run the Faust worker: form4.raw in; filings, transactions, holdings, alerts and dead letters out.
+
+    Configured by FORM4_* environment variables (see streams/settings.py): FORM4_BROKER_URL, FORM4_STORE
+    (memory:// or rocksdb://), FORM4_WEB_PORT, FORM4_TOPIC_PREFIX, FORM4_PARTITIONS, FORM4_RULES_FILE, ...
+    """
+    import asyncio
+
+    from faust.worker import Worker
+
+    from streams.app import create_app
+    from streams.settings import Settings
+    from streams.topics import bootstrap_servers, ensure_topics
+
+    settings = Settings()
+    asyncio.run(
+        ensure_topics(
+            bootstrap_servers(settings.broker_url),
+            settings.topics,
+            settings.partitions,
+            settings.replication_factor,
+        )
+    )
+    faust_app = create_app(settings)
+    Worker(faust_app, loglevel=settings.log_level).execute_from_commandline()
+
+
+ingest_app = typer.Typer(help="Publish raw filings to form4.raw.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+
+@ingest_app.command("files")
+def ingest_files(
+    paths: Annotated[list[Path], typer.Argument(help="files, directories, zip or tar archives")],
+) -> None:
+    """Publish local filings to form4.raw (keyed by accession number when the EDGAR header has one)."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from streams.ingest.files import accession_key, iter_documents
+    from streams.kafka_io import publish
+    from streams.settings import Settings
+
+    settings = Settings()
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        typer.echo(f"error: no such file or directory: {', '.join(map(str, missing))}", err=True)
+        raise typer.Exit(2)
+    documents = [(accession_key(data), data) for _, data in iter_documents(paths)]
+    columns = (
+        TextColumn("publishing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.speed} filings/s"),
+    )
+    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True)) as progress:
+        task = progress.add_task("publish", total=len(documents))
+        sent = asyncio.run(
+            publish(
+                settings.broker_url,
+                settings.topics.raw,
+                documents,
+                on_sent=lambda n: progress.advance(task, n),
+            )
+        )
+    typer.echo(f"published {sent} filings to {settings.topics.raw}", err=True)
+
+
+@app.command()
+def tail(
+    topic: Annotated[
+        str, typer.Argument(help="a topic name, or raw/filings/transactions/holdings/alerts/dlq")
+    ],
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="start at the oldest message")
+    ] = False,
+    max_messages: Annotated[int | None, typer.Option("--max", help="stop after this many messages")] = None,
+    timeout: Annotated[float, typer.Option(help="stop after this many seconds with no new message")] = 5.0,
+) -> None:
+    """Print a topic's messages as JSON lines (key, value, headers, partition, offset)."""
+    import asyncio
+
+    from streams.kafka_io import read_topic
+    from streams.settings import Settings
+
+    settings = Settings()
+    name = (
+        getattr(settings.topics, topic)
+        if topic in ("raw", "filings", "transactions", "holdings", "alerts", "dlq")
+        else topic
+    )
+
+    async def run() -> None:
+        async for message in read_topic(
+            settings.broker_url,
+            name,
+            from_beginning=from_beginning,
+            max_messages=max_messages,
+            idle_timeout=timeout,
+        ):
+            sys.stdout.write(json.dumps(message) + "\n")
+            sys.stdout.flush()
+
+    asyncio.run(run())
+
+
 if __name__ == "__main__":
     app()

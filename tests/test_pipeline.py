@@ -1,0 +1,342 @@
+"""The Faust pipeline end to end on the real (embedded Tansu) broker: real filings in, exactly what the pure
+functions compute out; duplicates, dead letters, restarts, crashes and two workers.
+
+Workers run as `form4 worker` subprocesses, as in production. Raw events are keyed by issuer CIK here so that
+each issuer's filings are processed in a known order, which makes the expected output (computed with the same
+pure functions, in the same order) exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.alerts import load_rules
+from streams.broker import EmbeddedBroker, free_port
+from streams.holdings import replay
+from streams.models import Filing
+from streams.parse import ParseError, parse_filing
+from streams.process import IssuerState, identity, process_filing
+from streams.records import holding_key_string
+from tests.broker import consume_all, produce, unique_name, wait_for
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = sorted(p for p in (ROOT / "samples").iterdir() if p.suffix in (".xml", ".txt"))
+
+
+class WorkerProcess:
+    """One `form4 worker` subprocess with its own web port and data directory."""
+
+    def __init__(
+        self, broker: EmbeddedBroker, prefix: str, data_dir: Path, *, store: str = "memory://"
+    ) -> None:
+        self.web_port = free_port()
+        self.log_path = data_dir / f"worker-{self.web_port}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
+            "FORM4_BROKER_URL": broker.url,
+            "FORM4_TOPIC_PREFIX": prefix,
+            "FORM4_WEB_PORT": str(self.web_port),
+            "FORM4_DATA_DIR": str(data_dir),
+            "FORM4_STORE": store,
+            "FORM4_PARTITIONS": "4",
+            # Tansu answers ListOffsets(latest) wrongly for multi-record batches; one record per batch keeps
+            # changelog recovery exact (streaming-notes 5.4). Tests only.
+            "FORM4_PRODUCER_MAX_BATCH_SIZE": "1",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, None
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return 0, None
+
+    async def ready(self, timeout: float = 90.0) -> None:
+        def is_ready() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+            return self.get("/readyz")[0] == 200
+
+        await wait_for(
+            lambda: asyncio.to_thread(is_ready), timeout=timeout, interval=0.5, message=self.log_tail
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def log_tail(self) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "worker log:\n" + text[-3000:]
+
+
+@pytest.fixture
+def workers(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-untyped-def]
+    started: list[WorkerProcess] = []
+
+    def make(prefix: str, name: str = "w1", store: str = "memory://") -> WorkerProcess:
+        worker = WorkerProcess(broker, prefix, tmp_path / name, store=store).start()
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        worker.stop(signal.SIGKILL)
+
+
+def documents() -> list[bytes]:
+    return [p.read_bytes() for p in SAMPLES]
+
+
+def issuer_key(data: bytes) -> bytes:
+    return parse_filing(data).issuer.cik.encode()
+
+
+def expected_outputs(docs: list[bytes]) -> dict[str, Any]:
+    """What the pipeline must publish, computed by the pure functions in the pipeline's per-issuer order."""
+    rules = load_rules(None)
+    states: dict[str, IssuerState] = {}
+    filings: dict[str, Filing] = {}
+    records: dict[str, str] = {}
+    alerts: dict[str, str] = {}
+    candidates = []
+    for data in docs:
+        try:
+            filing = parse_filing(data)
+        except ParseError:
+            continue
+        if identity(filing) in filings:
+            continue
+        filings[identity(filing)] = filing
+        state, out = process_filing(filing, states.get(filing.issuer.cik), rules)
+        states[filing.issuer.cik] = state
+        for record in [*out.records, *out.superseded]:
+            records[record.txn_id] = record.model_dump_json()
+        for alert in out.alerts:
+            alerts[alert.alert_id] = alert.model_dump_json()
+        candidates += out.holdings
+    table = replay(candidates)
+    return {"filings": filings, "records": records, "alerts": alerts, "holdings": table}
+
+
+def latest_by_key(records: list[Any]) -> dict[str, Any]:
+    out = {}
+    for r in records:
+        out[r.key.decode()] = json.loads(r.value)
+    return out
+
+
+def without_previous(line: dict[str, Any]) -> dict[str, Any]:
+    """previous_shares_owned depends on arrival order across replays; the state itself must not."""
+    return {k: v for k, v in line.items() if k != "previous_shares_owned"}
+
+
+async def publish(broker: EmbeddedBroker, prefix: str, docs: list[bytes]) -> None:
+    await produce(broker.bootstrap, f"{prefix}.raw", docs, keys=[issuer_key(d) for d in docs])
+
+
+async def test_real_filings_end_to_end_with_duplicates(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
+    prefix = unique_name("e2e")
+    worker = workers(prefix)
+    await worker.ready()
+    docs = documents()
+    await publish(broker, prefix, docs + docs[:10])  # EDGAR's feed lists filings twice; replays happen
+    expected = expected_outputs(docs)
+
+    filings = await consume_all(
+        broker.bootstrap, f"{prefix}.filings", len(expected["filings"]), timeout=120, extra_wait=3.0
+    )
+    assert sorted(r.key.decode() for r in filings) == sorted(expected["filings"])  # each once: no duplicates
+
+    transactions = await consume_all(
+        broker.bootstrap, f"{prefix}.transactions", len(expected["records"]), timeout=60, extra_wait=1.0
+    )
+    assert {r.key.decode(): json.loads(r.value) for r in transactions} == {
+        k: json.loads(v) for k, v in expected["records"].items()
+    }
+    assert len(transactions) == len(expected["records"])
+
+    alerts = await consume_all(
+        broker.bootstrap, f"{prefix}.alerts", len(expected["alerts"]), timeout=60, extra_wait=1.0
+    )
+    assert {r.key.decode(): json.loads(r.value) for r in alerts} == {
+        k: json.loads(v) for k, v in expected["alerts"].items()
+    }
+    assert expected["alerts"], "the samples must raise some alerts"
+
+    expected_lines = {
+        k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()
+    }
+    holdings = await consume_all(broker.bootstrap, f"{prefix}.holdings", None, timeout=60, quiet=2.0)
+    assert {k: without_previous(v) for k, v in latest_by_key(holdings).items()} == expected_lines
+
+
+async def test_bad_inputs_go_to_the_dead_letter_topic_and_good_ones_through(
+    broker: EmbeddedBroker, workers
+) -> None:  # type: ignore[no-untyped-def]
+    prefix = unique_name("dlq")
+    worker = workers(prefix)
+    await worker.ready()
+    good = documents()[:3]
+    hostile = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><ownershipDocument/>'
+    )
+    bad = [
+        (b"<ownershipDocument><issuer>", "malformed_xml"),
+        (hostile, "hostile_xml"),
+        (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"/>', "not_ownership_document"),
+        ((ROOT / "tests/fixtures/txt/6e901dffc88f.txt").read_bytes(), "no_xml_document"),
+        (b"x" * (6 * 1024 * 1024), "too_large"),
+        (b'{"accession_number": 12}', "invalid_envelope"),
+        (b"", "malformed_xml"),
+    ]
+    values = [good[0], *[b for b, _ in bad[:4]], good[1], *[b for b, _ in bad[4:]], good[2]]
+    # One partition, so that an offset names its input.
+    await produce(broker.bootstrap, f"{prefix}.raw", values, partition=0, max_request_size=16 * 1024 * 1024)
+
+    dead = await consume_all(broker.bootstrap, f"{prefix}.dlq", len(bad), timeout=60, extra_wait=1.0)
+    reasons = sorted(json.loads(r.value)["reason"] for r in dead)
+    assert reasons == sorted(code for _, code in bad)
+    for record in dead:
+        body = json.loads(record.value)
+        headers = dict(record.headers)
+        assert headers["error.reason"].decode() == body["reason"]
+        assert headers["source.topic"].decode() == f"{prefix}.raw"
+        assert int(headers["source.offset"]) == body["source_offset"]
+        original = values[body["source_offset"]]
+        assert body["original_size"] == len(original)
+        assert body["original_sha256"] == hashlib.sha256(original).hexdigest()
+        kept = base64.b64decode(body["original_b64"])
+        if body["original_truncated"]:  # too big for one message: the first bytes; replay from the source
+            assert body["reason"] == "too_large" and original.startswith(kept) and len(kept) < len(original)
+        else:
+            assert kept == original  # replayable as it came
+    filings = await consume_all(broker.bootstrap, f"{prefix}.filings", 3, timeout=60, extra_wait=1.0)
+    assert sorted(r.key.decode() for r in filings) == sorted(identity(parse_filing(g)) for g in good)
+
+
+async def _holdings_via_worker(worker: WorkerProcess, owners: set[str]) -> dict[str, Any]:
+    lines: dict[str, Any] = {}
+    for owner in sorted(owners):
+        status, body = await asyncio.to_thread(worker.get, f"/local/holdings/owner/{owner}")
+        assert status == 200
+        for line in body:
+            from streams.models import HoldingKey
+
+            lines[holding_key_string(HoldingKey.model_validate(line["key"]))] = without_previous(line)
+    return lines
+
+
+async def test_restart_recovers_the_holdings_table(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
+    prefix = unique_name("restart")
+    worker = workers(prefix, store="rocksdb://")
+    await worker.ready()
+    docs = documents()
+    await publish(broker, prefix, docs)
+    expected = expected_outputs(docs)
+    owners = {line.key.owner_cik for line in expected["holdings"].values()}
+    want = {k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()}
+    await consume_all(broker.bootstrap, f"{prefix}.filings", len(expected["filings"]), timeout=120)
+
+    async def table_matches() -> bool:
+        return await _holdings_via_worker(worker, owners) == want
+
+    await wait_for(table_matches, timeout=60, interval=0.5)
+
+    worker.stop(signal.SIGTERM)
+    worker.start()
+    await worker.ready()
+    assert await _holdings_via_worker(worker, owners) == want
+
+
+async def test_kill_mid_stream_loses_and_doubles_nothing(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
+    prefix = unique_name("kill")
+    worker = workers(prefix, store="rocksdb://")
+    await worker.ready()
+    docs = documents()
+    expected = expected_outputs(docs)
+    await publish(broker, prefix, docs)
+    await wait_for(
+        lambda: consume_all(broker.bootstrap, f"{prefix}.filings", None, timeout=5, quiet=0.3), timeout=60
+    )  # some, not necessarily all, processed
+    worker.stop(signal.SIGKILL)
+    worker.start()
+    await worker.ready()
+    filings = await consume_all(
+        broker.bootstrap, f"{prefix}.filings", len(expected["filings"]), timeout=120, extra_wait=2.0
+    )
+    assert set(r.key.decode() for r in filings) == set(expected["filings"])  # nothing lost
+    transactions = await consume_all(
+        broker.bootstrap, f"{prefix}.transactions", len(expected["records"]), timeout=60, extra_wait=1.0
+    )
+    by_key: dict[str, set[str]] = defaultdict(set)
+    for r in transactions:
+        by_key[r.key.decode()].add(r.value.decode())
+    assert set(by_key) == set(expected["records"])
+    assert all(
+        len(v) == 1 for v in by_key.values()
+    )  # a redelivered row is the same record under the same key
+    owners = {line.key.owner_cik for line in expected["holdings"].values()}
+    want = {k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()}
+
+    async def table_matches() -> bool:
+        return await _holdings_via_worker(worker, owners) == want
+
+    await wait_for(table_matches, timeout=60, interval=0.5)
+
+
+async def test_two_workers_over_four_partitions_match_one(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
+    prefix = unique_name("two")
+    first, second = workers(prefix, "a"), workers(prefix, "b")
+    await asyncio.gather(first.ready(), second.ready())
+    docs = documents()
+    expected = expected_outputs(docs)
+    await publish(broker, prefix, docs)
+    filings = await consume_all(
+        broker.bootstrap, f"{prefix}.filings", len(expected["filings"]), timeout=120, extra_wait=2.0
+    )
+    assert sorted(r.key.decode() for r in filings) == sorted(expected["filings"])
+    alerts = await consume_all(
+        broker.bootstrap, f"{prefix}.alerts", len(expected["alerts"]), timeout=60, extra_wait=1.0
+    )
+    assert {r.key.decode() for r in alerts} == set(expected["alerts"])
+    holdings = await consume_all(broker.bootstrap, f"{prefix}.holdings", None, timeout=60, quiet=2.0)
+    want = {k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()}
+    assert {k: without_previous(v) for k, v in latest_by_key(holdings).items()} == want
