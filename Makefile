@@ -17,7 +17,7 @@ $(VENV)/.bench-installed: $(STAMP)
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/form4 parse --format table samples/
+	$(BIN)/python -m streams.demo
 
 test: lint
 	$(BIN)/python -m pytest

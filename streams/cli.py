@@ -155,7 +155,14 @@ def ingest_files(
     """Publish local filings to form4.raw (keyed by accession number when the EDGAR header has one)."""
     import asyncio
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from streams.ingest.files import accession_key, iter_documents
     from streams.kafka_io import publish
@@ -171,7 +178,7 @@ def ingest_files(
         TextColumn("publishing"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.speed} filings/s"),
+        TimeElapsedColumn(),
     )
     with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True)) as progress:
         task = progress.add_task("publish", total=len(documents))

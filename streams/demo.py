@@ -1,4 +1,4 @@
-"""`make run`: the whole pipeline on this machine — embedded broker, one worker, the bundled real filings —
+"""`make run`: the whole pipeline on this machine — the embedded broker, one worker, the bundled real filings —
 printing alerts as they arrive. Ctrl-C stops everything; nothing is left running.
 """
 
@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from rich.console import Console
@@ -18,72 +19,97 @@ from rich.console import Console
 from streams.broker import EmbeddedBroker, free_port
 from streams.kafka_io import read_topic
 from streams.settings import Settings
+from streams.topics import ensure_topics
 
 console = Console()
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
-async def _print_alerts(broker_url: str, topic: str, stop: asyncio.Event) -> int:
-    """Print alerts from the start of the topic as they arrive, until stopped."""
-    count = 0
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
-    async def follow() -> None:
-        nonlocal count
-        async for message in read_topic(
-            broker_url, topic, from_beginning=True, max_messages=None, idle_timeout=float("inf")
-        ):
-            alert = message["value"]
-            count += 1
-            issuer = alert["issuer"].get("trading_symbol") or alert["issuer"].get("name")
-            style = {"high": "bold red", "medium": "yellow"}.get(alert["severity"], "cyan")
-            console.print(
-                f"[{style}]{alert['severity']:>6}[/] {alert['rule']:<20} {issuer:<6} {alert['message']}"
-            )
 
-    reader = asyncio.create_task(follow())
-    await stop.wait()
-    reader.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await reader
-    return count
+async def _wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(_ready, port):
+        if worker.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {worker.returncode}; see its log above")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker was not ready within {timeout:.0f} s")
+        await asyncio.sleep(0.5)
+
+
+async def _follow_alerts(broker_url: str, topic: str) -> None:
+    async for message in read_topic(
+        broker_url, topic, from_beginning=True, max_messages=None, idle_timeout=float("inf")
+    ):
+        alert = message["value"]
+        issuer = alert["issuer"].get("trading_symbol") or alert["issuer"].get("name")
+        style = {"high": "bold red", "medium": "yellow"}.get(alert["severity"], "cyan")
+        console.print(
+            f"[{style}]{alert['severity']:>6}[/] {alert['rule']:<18} {issuer:<5} {alert['message']}"
+        )
+
+
+async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await ensure_topics(broker.bootstrap, settings.topics, settings.partitions)
+    web_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
+        "FORM4_BROKER_URL": broker.url,
+        "FORM4_STORE": "memory://",
+        "FORM4_WEB_PORT": str(web_port),
+        "FORM4_LOG_LEVEL": "warning",
+    }
+    # The worker gets its own process group, so Ctrl-C reaches only this script, which stops it in order.
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        console.print(f"[bold]worker[/]  pid {worker.pid}, web on http://127.0.0.1:{web_port}/ — starting")
+        await _wait_ready(web_port, worker)
+        console.print("[bold]worker[/]  ready")
+        ingest = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "streams.cli", "ingest", "files", str(SAMPLES), env=env
+        )
+        await ingest.wait()
+        console.print(
+            f"[bold]holdings[/] FORM4_BROKER_URL={broker.url} .venv/bin/form4 tail holdings --from-beginning"
+        )
+        console.print("[bold]alerts[/] as they arrive (Ctrl-C to stop):")
+        follower = asyncio.create_task(_follow_alerts(broker.url, settings.topics.alerts))
+        await stop.wait()
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        console.print("stopped the worker")
 
 
 def main() -> int:
     settings = Settings()
-    web_port = free_port()
     with EmbeddedBroker() as broker:
-        env = {
-            **os.environ,
-            "FORM4_BROKER_URL": broker.url,
-            "FORM4_STORE": "memory://",
-            "FORM4_WEB_PORT": str(web_port),
-            "FORM4_LOG_LEVEL": "warning",
-        }
-        console.print(f"[bold]broker[/] Tansu at {broker.url} (memory storage)")
-        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env)
-        try:
-            console.print(f"[bold]worker[/] started (pid {worker.pid}), web on http://127.0.0.1:{web_port}/")
-            subprocess.run(
-                [sys.executable, "-m", "streams.cli", "ingest", "files", str(SAMPLES)], env=env, check=True
-            )
-            console.print("[bold]alerts[/] as they arrive (Ctrl-C to stop):")
-            console.print(
-                "holdings: FORM4_BROKER_URL=" + broker.url + " .venv/bin/form4 tail holdings --from-beginning"
-            )
-            stop = asyncio.Event()
-            loop = asyncio.new_event_loop()
-            loop.add_signal_handler(signal.SIGINT, stop.set)
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
-            started = time.monotonic()
-            count = loop.run_until_complete(_print_alerts(broker.url, settings.topics.alerts, stop))
-            console.print(f"\n{count} alerts in {time.monotonic() - started:.0f} s; stopping")
-        finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        console.print(f"[bold]broker[/]  Tansu at {broker.url} (memory storage)")
+        asyncio.run(_run(broker, settings))
+    console.print("stopped the broker; nothing left running")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -66,9 +67,14 @@ async def read_topic(
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
+        waited = time.monotonic()
+        while not partitions:  # the topic may not exist yet (a worker creates it on start)
+            if time.monotonic() - waited > idle_timeout:
+                return
             await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await asyncio.sleep(0.2)
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
         if from_beginning:
