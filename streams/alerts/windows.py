@@ -95,7 +95,8 @@ def cluster_step(
     A disabled rule still keeps the window, so enabling it later starts from real history.
     """
     rule = rules.cluster_buy
-    state = state.model_copy(deep=True) if state is not None else ClusterState()
+    # Shallow: every list below is replaced, never changed in place, so the caller's state stays as it was.
+    state = state.model_copy() if state is not None else ClusterState()
     state.issuer_cik = _issuer_cik(records, state.issuer_cik)
     known = {t for p in state.purchases for t in p.txn_ids}
     new = [p for p in _purchases(records) if not known.intersection(p.txn_ids)]
@@ -159,7 +160,7 @@ def first_purchase_step(
     is disabled or the purchase is under min_value, so "first" stays true to what was seen.
     """
     rule = rules.first_purchase
-    state = state.model_copy(deep=True) if state is not None else FirstPurchaseState()
+    state = state.model_copy() if state is not None else FirstPurchaseState()
     state.issuer_cik = _issuer_cik(records, state.issuer_cik)
     buyers = set(state.buyers)
     alerts: list[Alert] = []
