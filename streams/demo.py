@@ -107,7 +107,7 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
 def main() -> int:
     settings = Settings()
     with EmbeddedBroker() as broker:
-        console.print(f"[bold]broker[/]  Tansu at {broker.url} (memory storage)")
+        console.print(f"[bold]broker[/]  Tansu at {broker.url} (memory storage), pid {broker.pid}")
         asyncio.run(_run(broker, settings))
     console.print("stopped the broker; nothing left running")
     return 0

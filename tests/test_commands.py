@@ -1,0 +1,156 @@
+"""The command-line side of the pipeline on the real broker: ingest files (dirs, zip, tar), tail, the demo;
+and the pure event step the parse agent runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from streams.broker import EmbeddedBroker
+from streams.ingest.files import accession_key, iter_documents
+from streams.models import DeadLetter, Filing, RawFilingEvent
+from streams.process import Source, read_event
+from tests.broker import unique_name
+from tests.fixtures_index import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[1]
+LRCX = FIXTURES / "txt" / "7a623a2c1264.txt"
+SONUS = FIXTURES / "xml" / "sonus_x0304_reconstructed.xml"
+
+
+def test_documents_from_directories_zip_and_tar(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "a.xml").write_bytes(SONUS.read_bytes())
+    (tmp_path / "dir" / "README.md").write_text("not a filing")
+    with zipfile.ZipFile(tmp_path / "f.zip", "w") as archive:
+        archive.write(LRCX, "x/lrcx.txt")
+        archive.writestr("notes.md", "skip me")
+    with tarfile.open(tmp_path / "f.tar.gz", "w:gz") as archive:
+        archive.add(SONUS, "sonus.xml")
+    names = [
+        name for name, _ in iter_documents([tmp_path / "dir", tmp_path / "f.zip", tmp_path / "f.tar.gz"])
+    ]
+    assert [Path(n.split("!")[-1]).name for n in names] == ["a.xml", "lrcx.txt", "sonus.xml"]
+    assert accession_key(LRCX.read_bytes()) == b"0000707549-25-000004"
+    assert accession_key(SONUS.read_bytes()) is None
+
+
+def test_read_event_takes_an_envelope_or_the_bare_document() -> None:
+    xml = SONUS.read_bytes()
+    envelope = (
+        RawFilingEvent(
+            accession_number="0001105472-11-000042",
+            source="files",
+            received_at=datetime.now(UTC),
+            document=xml.decode(),
+        )
+        .model_dump_json()
+        .encode()
+    )
+    from_envelope = read_event(envelope, Source(), 1 << 20)
+    bare = read_event(xml, Source(), 1 << 20)
+    assert isinstance(from_envelope, Filing) and isinstance(bare, Filing)
+    assert from_envelope.accession_number == "0001105472-11-000042" and bare.accession_number is None
+    assert [t.shares for t in from_envelope.transactions] == [t.shares for t in bare.transactions]
+
+    bad = read_event(b'{"document": 5}', Source("form4.raw", 2, 17, b"k"), 1 << 20)
+    assert isinstance(bad, DeadLetter)
+    assert (bad.reason, bad.source_partition, bad.source_offset, bad.source_key) == (
+        "invalid_envelope",
+        2,
+        17,
+        "k",
+    )
+    refused = read_event(LRCX.read_bytes(), Source(), 100)
+    assert isinstance(refused, DeadLetter) and refused.reason == "too_large"
+
+
+@pytest.mark.broker
+def test_ingest_files_then_tail(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    prefix = unique_name("cli")
+    env = {**os.environ, "FORM4_BROKER_URL": broker.url, "FORM4_TOPIC_PREFIX": prefix}
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.write(LRCX, "lrcx.txt")
+        archive.write(SONUS, "sonus.xml")
+    ingest = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "ingest", "files", str(tmp_path / "two.zip")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    assert "published 2 filings" in ingest.stderr
+    tail = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "tail",
+            "raw",
+            "--from-beginning",
+            "--max",
+            "2",
+            "--timeout",
+            "10",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert tail.returncode == 0, tail.stderr
+    lines = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert sorted(str(m["key"]) for m in lines) == ["0000707549-25-000004", "None"]
+    assert all(m["topic"] == f"{prefix}.raw" for m in lines)
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_make_run_demo_prints_real_alerts_and_leaves_nothing_running() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    try:
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        while time.monotonic() < deadline and not any("executive_sale" in line for line in seen):
+            line = proc.stdout.readline()
+            if line:
+                seen.append(line)
+            else:
+                time.sleep(0.1)
+        assert any("executive_sale" in line and "AAPL" in line for line in seen), "".join(seen)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, as in a terminal
+        assert proc.wait(timeout=40) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    os.set_blocking(proc.stdout.fileno(), True)
+    output = "".join(seen) + proc.stdout.read()
+    assert "nothing left running" in output
+    pids = [int(m) for m in re.findall(r"\bpid (\d+)", output)]
+    assert len(pids) == 2  # the broker and the worker
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
