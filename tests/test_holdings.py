@@ -109,3 +109,37 @@ def test_transaction_records_carry_the_filing_context() -> None:
     assert first.joint_group == filing.derived.reporting_owner_ciks and len(first.joint_group) == 8
     assert first.txn_id == filing.transactions[0].txn_id
     assert first.model_dump(mode="json")["shares"] == str(filing.transactions[0].shares)
+
+
+def test_process_filing_links_an_amendment_supersedes_its_rows_and_corrects_holdings() -> None:
+    from datetime import datetime, timedelta
+
+    from streams.alerts import load_rules
+    from streams.process import process_filing
+
+    rules = load_rules(None)
+    amendment = parse_filing(fixture_bytes(LRCX_AMENDMENT))
+    original = amendment.model_copy(
+        update={
+            "accession_number": "0000707549-24-000111",
+            "document_type": "4",
+            "date_of_original_submission": None,
+            "filed_date": date(2024, 11, 4),
+            "acceptance_datetime": amendment.acceptance_datetime - timedelta(days=78),
+            "derived": amendment.derived.model_copy(update={"is_amendment": False}),
+        }
+    )
+    state, first = process_filing(original, None, rules)
+    assert [r.accession_number for r in state.recent] == ["0000707549-24-000111"]
+    published = {original.accession_number: first.records}
+
+    _, second = process_filing(amendment, state, rules, published)
+    assert {r.amends_accession for r in second.records} == {"0000707549-24-000111"}
+    assert {r.amendment_link_method for r in second.records} == {LINK_METHOD}
+    assert {r.superseded_by for r in second.superseded} == {amendment.accession_number}
+    assert {r.txn_id for r in second.superseded} == {r.txn_id for r in first.records}
+
+    # The amendment's balances (same as-of dates, later acceptance) replace the original's.
+    table = replay([*first.holdings, *second.holdings])
+    assert {s.source_accession for s in table.values()} == {amendment.accession_number}
+    assert isinstance(amendment.acceptance_datetime, datetime)
