@@ -156,6 +156,20 @@ def expected_outputs(docs: list[bytes]) -> dict[str, Any]:
     return {"filings": filings, "records": records, "alerts": alerts, "holdings": table}
 
 
+def expected_lines(expected: dict[str, Any]) -> dict[str, Any]:
+    return {k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()}
+
+
+async def table_equals(worker: WorkerProcess, want: dict[str, Any], timeout: float = 60) -> None:
+    """Wait until the worker's holdings table equals the recomputation (the agent may still be catching up)."""
+    owners = {line["key"]["owner_cik"] for line in want.values()}
+
+    async def matches() -> bool:
+        return await _holdings_via_worker(worker, owners) == want
+
+    await wait_for(matches, timeout=timeout, interval=0.5)
+
+
 def latest_by_key(records: list[Any]) -> dict[str, Any]:
     out = {}
     for r in records:
@@ -201,11 +215,9 @@ async def test_real_filings_end_to_end_with_duplicates(broker: EmbeddedBroker, w
     }
     assert expected["alerts"], "the samples must raise some alerts"
 
-    expected_lines = {
-        k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()
-    }
+    want = expected_lines(expected)
     holdings = await consume_all(broker.bootstrap, f"{prefix}.holdings", None, timeout=60, quiet=2.0)
-    assert {k: without_previous(v) for k, v in latest_by_key(holdings).items()} == expected_lines
+    assert {k: without_previous(v) for k, v in latest_by_key(holdings).items()} == want
 
 
 async def test_bad_inputs_go_to_the_dead_letter_topic_and_good_ones_through(
@@ -272,13 +284,9 @@ async def test_restart_recovers_the_holdings_table(broker: EmbeddedBroker, worke
     await publish(broker, prefix, docs)
     expected = expected_outputs(docs)
     owners = {line.key.owner_cik for line in expected["holdings"].values()}
-    want = {k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()}
+    want = expected_lines(expected)
     await consume_all(broker.bootstrap, f"{prefix}.filings", len(expected["filings"]), timeout=120)
-
-    async def table_matches() -> bool:
-        return await _holdings_via_worker(worker, owners) == want
-
-    await wait_for(table_matches, timeout=60, interval=0.5)
+    await table_equals(worker, want)
 
     worker.stop(signal.SIGTERM)
     worker.start()
@@ -313,13 +321,7 @@ async def test_kill_mid_stream_loses_and_doubles_nothing(broker: EmbeddedBroker,
     assert all(
         len(v) == 1 for v in by_key.values()
     )  # a redelivered row is the same record under the same key
-    owners = {line.key.owner_cik for line in expected["holdings"].values()}
-    want = {k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()}
-
-    async def table_matches() -> bool:
-        return await _holdings_via_worker(worker, owners) == want
-
-    await wait_for(table_matches, timeout=60, interval=0.5)
+    await table_equals(worker, expected_lines(expected))
 
 
 async def test_two_workers_over_four_partitions_match_one(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
@@ -338,5 +340,5 @@ async def test_two_workers_over_four_partitions_match_one(broker: EmbeddedBroker
     )
     assert {r.key.decode() for r in alerts} == set(expected["alerts"])
     holdings = await consume_all(broker.bootstrap, f"{prefix}.holdings", None, timeout=60, quiet=2.0)
-    want = {k: without_previous(json.loads(v.model_dump_json())) for k, v in expected["holdings"].items()}
+    want = expected_lines(expected)
     assert {k: without_previous(v) for k, v in latest_by_key(holdings).items()} == want
