@@ -25,7 +25,7 @@ import faust
 from streams.alerts import RulesConfig, load_rules
 from streams.holdings import apply
 from streams.models import DeadLetter, Filing, HoldingState, TransactionRecord
-from streams.process import IssuerState, Source, identity, process_filing, read_event
+from streams.process import IssuerState, Source, dead_letter, identity, process_filing, read_event
 from streams.records import holding_key_string
 from streams.settings import Settings, faust_app_kwargs
 
@@ -92,6 +92,45 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
     holdings = app.Table("holdings", **table_options)  # holding key -> HoldingState
     records = app.Table("records", **table_options)  # accession -> its TransactionRecords, for amendments
 
+    async def send_dead_letter(letter: DeadLetter, key: bytes | None) -> None:
+        headers = {
+            "error.reason": letter.reason,
+            "error.class": letter.error_class or "",
+            "error.message": letter.message,
+            "source.topic": letter.source_topic or "",
+            "source.partition": str(letter.source_partition),
+            "source.offset": str(letter.source_offset),
+            "parser.version": letter.parser_version,
+            "failed.at": letter.failed_at.isoformat(),
+        }
+        await dlq.send(
+            key=key,
+            value=letter.model_dump_json().encode(),
+            headers=[(name, text.encode()) for name, text in headers.items()],
+        )
+        log.warning("dead letter %s: %s", letter.reason, letter.message)
+
+    async def guarded(event: faust.EventT, handler: Any) -> None:
+        """A bug in a step must neither stop the agent nor drop the event: it becomes an internal_error."""
+        try:
+            await handler(event.value)
+        except Exception as exc:
+            log.exception(
+                "internal error on %s[%s]@%s",
+                event.message.topic,
+                event.message.partition,
+                event.message.offset,
+            )
+            source = Source(event.message.topic, event.message.partition, event.message.offset, event.key)
+            letter = dead_letter(
+                event.value or b"",
+                "internal_error",
+                f"{type(exc).__name__}: {exc}",
+                source,
+                error_class=type(exc).__name__,
+            )
+            await send_dead_letter(letter, event.key)
+
     @app.agent(raw)
     async def parse(stream: faust.StreamT) -> None:
         """Raw bytes to a Filing, or a dead letter; every event ends as one or the other."""
@@ -100,69 +139,58 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
             source = Source(message.topic, message.partition, message.offset, event.key)
             outcome = read_event(event.value, source, settings.max_filing_bytes)
             if isinstance(outcome, DeadLetter):
-                headers = {
-                    "error.reason": outcome.reason,
-                    "error.class": outcome.error_class or "",
-                    "error.message": outcome.message,
-                    "source.topic": source.topic or "",
-                    "source.partition": str(source.partition),
-                    "source.offset": str(source.offset),
-                    "parser.version": outcome.parser_version,
-                    "failed.at": outcome.failed_at.isoformat(),
-                }
-                await dlq.send(
-                    key=event.key,
-                    value=outcome.model_dump_json().encode(),
-                    headers=[(name, text.encode()) for name, text in headers.items()],
-                )
-                log.warning("dead letter %s: %s", outcome.reason, outcome.message)
+                await send_dead_letter(outcome, event.key)
                 continue
             await by_issuer.send(key=outcome.issuer.cik.encode(), value=outcome.model_dump_json().encode())
+
+    async def handle_filing(value: bytes) -> None:
+        filing = Filing.model_validate_json(value)
+        key = identity(filing)
+        if seen.get(key) is not None:
+            log.info("duplicate %s skipped", key)
+            return
+        stored = issuers.get(filing.issuer.cik)
+        state = IssuerState.model_validate(stored) if stored else None
+        new_state, out = process_filing(filing, state, rules, _RecordsView(records))
+
+        await filings_out.send(key=key.encode(), value=value)
+        for record in [*out.records, *out.superseded]:
+            await transactions_out.send(key=record.txn_id.encode(), value=record.model_dump_json().encode())
+        for alert in out.alerts:
+            await alerts_out.send(key=alert.alert_id.encode(), value=alert.model_dump_json().encode())
+        per_owner: dict[str, list[HoldingState]] = defaultdict(list)
+        for candidate in out.holdings:
+            per_owner[candidate.key.owner_cik].append(candidate)
+        for owner_cik, candidates in per_owner.items():
+            await by_owner.send(key=owner_cik.encode(), value=_json_list(candidates))
+        if filing.accession_number and not filing.derived.is_amendment and out.records:
+            records[filing.accession_number] = [r.model_dump(mode="json") for r in out.records]
+        issuers[filing.issuer.cik] = new_state.model_dump(mode="json")
+        seen[key] = filing.raw_sha256
 
     @app.agent(by_issuer)
     async def process(stream: faust.StreamT) -> None:
         """One filing per issuer partition: dedup, amendment link, records, alerts, holding candidates."""
-        async for value in stream:
-            filing = Filing.model_validate_json(value)
-            key = identity(filing)
-            if seen.get(key) is not None:
-                log.info("duplicate %s skipped", key)
-                continue
-            stored = issuers.get(filing.issuer.cik)
-            state = IssuerState.model_validate(stored) if stored else None
-            new_state, out = process_filing(filing, state, rules, _RecordsView(records))
+        async for event in stream.events():
+            await guarded(event, handle_filing)
 
-            await filings_out.send(key=key.encode(), value=value)
-            for record in [*out.records, *out.superseded]:
-                await transactions_out.send(
-                    key=record.txn_id.encode(), value=record.model_dump_json().encode()
-                )
-            for alert in out.alerts:
-                await alerts_out.send(key=alert.alert_id.encode(), value=alert.model_dump_json().encode())
-            per_owner: dict[str, list[HoldingState]] = defaultdict(list)
-            for candidate in out.holdings:
-                per_owner[candidate.key.owner_cik].append(candidate)
-            for owner_cik, candidates in per_owner.items():
-                await by_owner.send(key=owner_cik.encode(), value=_json_list(candidates))
-            if filing.accession_number and not filing.derived.is_amendment and out.records:
-                records[filing.accession_number] = [r.model_dump(mode="json") for r in out.records]
-            issuers[filing.issuer.cik] = new_state.model_dump(mode="json")
-            seen[key] = filing.raw_sha256
+    async def handle_holdings(value: bytes) -> None:
+        for item in json.loads(value):
+            candidate = HoldingState.model_validate(item)
+            key = holding_key_string(candidate.key)
+            stored = holdings.get(key)
+            current = HoldingState.model_validate(stored) if stored else None
+            new = apply(current, candidate)
+            if new is None:
+                continue
+            holdings[key] = new.model_dump(mode="json")
+            await holdings_out.send(key=key.encode(), value=new.model_dump_json().encode())
 
     @app.agent(by_owner)
     async def update_holdings(stream: faust.StreamT) -> None:
         """Last reported balance per holding line; an older row arriving late never overwrites newer state."""
-        async for value in stream:
-            for item in json.loads(value):
-                candidate = HoldingState.model_validate(item)
-                key = holding_key_string(candidate.key)
-                stored = holdings.get(key)
-                current = HoldingState.model_validate(stored) if stored else None
-                new = apply(current, candidate)
-                if new is None:
-                    continue
-                holdings[key] = new.model_dump(mode="json")
-                await holdings_out.send(key=key.encode(), value=new.model_dump_json().encode())
+        async for event in stream.events():
+            await guarded(event, handle_holdings)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -263,6 +263,18 @@ async def test_bad_inputs_go_to_the_dead_letter_topic_and_good_ones_through(
     filings = await consume_all(broker.bootstrap, f"{prefix}.filings", 3, timeout=60, extra_wait=1.0)
     assert sorted(r.key.decode() for r in filings) == sorted(identity(parse_filing(g)) for g in good)
 
+    # A value the later steps cannot handle (here: garbage on the internal by-issuer topic) does not stop
+    # the agent and is not dropped: it becomes an internal_error dead letter, and the stream goes on.
+    internal = f"form4-streams-{prefix}-filings-by-issuer"
+    await produce(broker.bootstrap, internal, [b"{not a filing"], keys=[b"0000000001"])
+    await produce(broker.bootstrap, f"{prefix}.raw", [documents()[5]])
+    dead = await consume_all(broker.bootstrap, f"{prefix}.dlq", len(bad) + 1, timeout=60)
+    internal_errors = [json.loads(r.value) for r in dead if json.loads(r.value)["reason"] == "internal_error"]
+    assert [(e["source_topic"], base64.b64decode(e["original_b64"])) for e in internal_errors] == [
+        (internal, b"{not a filing")
+    ]
+    await consume_all(broker.bootstrap, f"{prefix}.filings", 4, timeout=60)
+
 
 async def _holdings_via_worker(worker: WorkerProcess, owners: set[str]) -> dict[str, Any]:
     lines: dict[str, Any] = {}
