@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 
 from streams.alerts import load_rules  # noqa: E402
 from streams.broker import EmbeddedBroker, free_port  # noqa: E402
+from streams.health import wait_ready  # noqa: E402
 from streams.holdings import apply  # noqa: E402
 from streams.models import DeadLetter, RawFilingEvent  # noqa: E402
 from streams.parse.sgml import looks_like_submission, unwrap_submission  # noqa: E402
@@ -197,21 +197,6 @@ def start_worker(broker: EmbeddedBroker, prefix: str, data_dir: Path) -> tuple[s
         [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     return proc, port
-
-
-async def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("worker exited during start")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except Exception:
-            pass
-        await asyncio.sleep(0.5)
-    raise TimeoutError("worker not ready")
 
 
 def rate_of(sent: dict[str, float], seen: dict[str, list], count: int) -> float:

@@ -20,8 +20,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-FILING_SUFFIXES = frozenset({".xml", ".txt", ".nc", ".sgml", ".pem"})
-
 
 class OutputFormat(StrEnum):
     json = "json"
@@ -29,22 +27,18 @@ class OutputFormat(StrEnum):
 
 
 def iter_inputs(paths: list[str]) -> Iterator[tuple[str, bytes | OSError]]:
-    """(source, bytes) for each input; a directory yields its filing files, sorted, recursively."""
+    """(source, bytes) for each input: files, directories (recursively, filings only), zip and tar archives,
+    or - for standard input; an unreadable path yields its error, and the rest goes on."""
+    from streams.ingest.files import iter_documents
+
     for raw in paths:
         if raw == "-":
             yield "-", sys.stdin.buffer.read()
             continue
-        path = Path(raw)
-        files = (
-            sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in FILING_SUFFIXES)
-            if path.is_dir()
-            else [path]
-        )
-        for file in files:
-            try:
-                yield str(file), file.read_bytes()
-            except OSError as exc:
-                yield str(file), exc
+        try:
+            yield from iter_documents([Path(raw)])
+        except OSError as exc:
+            yield raw, exc
 
 
 @app.command()

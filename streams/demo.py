@@ -10,37 +10,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from rich.console import Console
 
 from streams.broker import EmbeddedBroker, free_port
+from streams.health import wait_ready
 from streams.kafka_io import read_topic
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
 console = Console()
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-async def _wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(_ready, port):
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode}; see its log above")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the worker was not ready within {timeout:.0f} s")
-        await asyncio.sleep(0.5)
 
 
 async def _follow_alerts(broker_url: str, topic: str) -> None:
@@ -79,7 +60,7 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
     )
     try:
         console.print(f"[bold]worker[/]  pid {worker.pid}, web on http://127.0.0.1:{web_port}/ — starting")
-        await _wait_ready(web_port, worker)
+        await wait_ready(web_port, worker)
         console.print("[bold]worker[/]  ready")
         ingest = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "streams.cli", "ingest", "files", str(SAMPLES), env=env
