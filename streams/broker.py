@@ -139,9 +139,9 @@ def _tcp_accepts(host: str, port: int, timeout: float = 0.2) -> bool:
         return False
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """Linux: a pre-exec hook after which the kernel SIGKILLs the broker when the thread that started it dies
-    (even by SIGKILL, when no finalizer can run). None elsewhere or when prctl is unavailable.
+def parent_death_signal(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """Linux: a pre-exec hook after which the kernel sends ``sig`` to the child when the thread that started it
+    dies (even by SIGKILL, when no finalizer can run). None elsewhere or when prctl is unavailable.
 
     libc is loaded here, in the parent: the hook itself runs between fork and exec and must do as little as
     possible (one foreign call, no imports, no dlopen).
@@ -154,10 +154,10 @@ def _parent_death_signal() -> Callable[[], None] | None:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
-    pr_set_pdeathsig, sigkill = 1, int(signal.SIGKILL)
+    pr_set_pdeathsig, signum = 1, int(sig)
 
     def hook() -> None:
-        prctl(pr_set_pdeathsig, sigkill, 0, 0, 0)
+        prctl(pr_set_pdeathsig, signum, 0, 0, 0)
 
     return hook
 
@@ -320,7 +320,7 @@ class EmbeddedBroker:
                 # Own session: a terminal's Ctrl-C goes to us, and we stop the broker cleanly.
                 start_new_session=True,
                 # PDEATHSIG fires when the *thread* that forked exits, so only tie it to the main thread.
-                preexec_fn=_parent_death_signal() if in_main_thread else None,
+                preexec_fn=parent_death_signal() if in_main_thread else None,
             )
         except OSError as exc:
             self._log_file.close()

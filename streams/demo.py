@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from streams.broker import EmbeddedBroker, free_port
+from streams.broker import EmbeddedBroker, free_port, parent_death_signal
 from streams.health import wait_ready
 from streams.kafka_io import read_topic
 from streams.settings import Settings
@@ -50,16 +50,24 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
         "FORM4_WEB_PORT": str(web_port),
         "FORM4_LOG_LEVEL": "warning",
     }
-    # The worker gets its own process group, so Ctrl-C reaches only this script, which stops it in order.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "demo-worker.log"
+    log = log_path.open("ab")
+    # The worker gets its own process group, so Ctrl-C reaches only this script, which stops it in order; and
+    # should this script die without cleaning up, the kernel kills the worker (Linux; memory store: nothing to
+    # flush).
     worker = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"],
+        preexec_fn=parent_death_signal(signal.SIGKILL),
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
-        console.print(f"[bold]worker[/]  pid {worker.pid}, web on http://127.0.0.1:{web_port}/ — starting")
+        console.print(
+            f"[bold]worker[/]  pid {worker.pid}, web on http://127.0.0.1:{web_port}/, log {log_path} — starting"
+        )
         await wait_ready(web_port, worker)
         console.print("[bold]worker[/]  ready")
         ingest = await asyncio.create_subprocess_exec(
@@ -82,6 +90,7 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+        log.close()
         console.print("stopped the worker")
 
 

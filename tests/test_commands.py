@@ -154,3 +154,35 @@ def test_make_run_demo_prints_real_alerts_and_leaves_nothing_running() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_demo_killed_outright_takes_its_broker_and_worker_with_it() -> None:
+    """No cleanup code runs on SIGKILL: the kernel's parent-death signal must end the children."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.demo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    seen = ""
+    for line in proc.stdout:
+        seen += line
+        if "ready" in line:
+            break
+    pids = [int(m) for m in re.findall(r"\bpid (\d+)", seen)]
+    assert len(pids) == 2, seen
+    proc.kill()
+    proc.wait()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        with open(f"/proc/{pid}/stat") as stat:  # a zombie awaiting its reaper is gone too
+            return stat.read().split(")")[-1].split()[0] == "Z"
+
+    deadline = time.monotonic() + 30
+    while not all(gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"still running: {[p for p in pids if not gone(p)]}"
+        time.sleep(0.2)
