@@ -7,9 +7,9 @@
 Partitioning: a filing's copies (EDGAR's feed lists each twice, replays, redeliveries) all carry the same
 issuer, so repartitioning by issuer CIK puts them on one partition, where the ``seen`` table drops repeats
 and the issuer's state (amendment history, cluster-buy window, first purchases) lives. Holding candidates
-are repartitioned by owner CIK, so each insider's lines are updated in order on one partition. All keys and
-values are raw bytes serialised by our pydantic models (decimals as strings), and table keys are declared
-``key_type=str, key_serializer="raw"`` on tables and topics alike (streaming-notes R1).
+are repartitioned by owner CIK, so each insider's lines are updated in order on one partition. Topic keys
+and values are raw bytes serialised by our pydantic models (decimals as strings); tables hold JSON-ready
+dicts under Faust's json codec (see ``table_options``).
 """
 
 from __future__ import annotations
@@ -209,10 +209,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
     async def local_owner_holdings(web: Any, request: Any, cik: str) -> Any:
         """This worker's holding lines of one owner: no routing to other workers (one-worker use and tests)."""
         prefix = f"{cik.zfill(10)}|"
-        lines = [v for k, v in holdings.items() if k.startswith(prefix)]
-        return web.json(
-            sorted(lines, key=lambda line: holding_key_string(HoldingState.model_validate(line).key))
-        )
+        return web.json([line for key, line in sorted(holdings.items()) if key.startswith(prefix)])
 
     app.form4 = {  # type: ignore[attr-defined]
         "settings": settings,

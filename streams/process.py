@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,8 +107,6 @@ def _envelope(value: bytes) -> RawFilingEvent | None:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "value"
         raise _EnvelopeError(f"not a raw filing envelope: {where}: {first['msg']}") from None
-    except json.JSONDecodeError as exc:  # pragma: no cover - pydantic reports JSON errors as ValidationError
-        raise _EnvelopeError(str(exc)) from None
 
 
 class IssuerState(BaseModel):

@@ -4,7 +4,6 @@ candidate per (owner, row that reports a balance). Pure functions over models.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from streams.models import Filing, HoldingKey, HoldingState, OwnerRef, Role, TransactionRecord
@@ -112,7 +111,3 @@ def holding_candidates(filing: Filing) -> list[HoldingState]:
                 )
             )
     return out
-
-
-def as_of_or_min(value: date | None) -> date:
-    return value or date.min
