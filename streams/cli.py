@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from streams.parse import DEFAULT_MAX_BYTES, ParseError, parse_filing
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 app = typer.Typer(
     help="form4-streams: SEC ownership filings (Forms 3, 4, 5) as exact, streaming data.",
@@ -185,6 +189,189 @@ def ingest_files(
             )
         )
     typer.echo(f"published {sent} filings to {settings.topics.raw}", err=True)
+
+
+def load_settings() -> Settings:
+    """The FORM4_* settings, or exit 2 with what is wrong and what to set."""
+    from pydantic import ValidationError
+
+    from streams.settings import ENV_PREFIX, Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = ".".join(str(p) for p in error["loc"])
+            where = f"{ENV_PREFIX}{name.upper()}: " if name else ""
+            typer.echo(f"error: {where}{error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _edgar_settings() -> Settings:
+    settings = load_settings()
+    try:
+        settings.require_edgar_user_agent()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    from streams.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _parse_when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    if value == "now":
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        typer.echo(
+            f"error: {option} must be an ISO date or time (e.g. 2025-12-12 or 2025-12-12T09:30), or now",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    if when.tzinfo is None:
+        from streams.ingest.backfill import EASTERN
+
+        when = when.replace(tzinfo=EASTERN)  # EDGAR's clock
+    return when
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        typer.echo(f"error: {option} must be a date like 2025-12-12, got {value!r}", err=True)
+        raise typer.Exit(2) from None
+
+
+@ingest_app.command("live")
+def ingest_live(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="on the first start, ignore feed entries accepted before this (ISO date/time, Eastern time "
+            "unless it has an offset, or 'now'); default: everything the feed still lists"
+        ),
+    ] = None,
+) -> None:
+    """Poll EDGAR's current-filings feed and publish every new Form 3/4/5 (and amendment) to form4.raw.
+
+    Needs FORM4_EDGAR_USER_AGENT (a name and contact e-mail). Remembers what it published in
+    FORM4_INGEST_STATE, so a restart resumes without repeats or gaps; Ctrl-C stops it cleanly.
+    """
+    import asyncio
+    import signal
+
+    from streams.ingest.run import run_live
+
+    settings = _edgar_settings()
+    start_after = _parse_when(since, "--since")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_live(settings, stop, since=start_after)
+
+    try:
+        asyncio.run(main())
+    except Exception as exc:
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@ingest_app.command("index")
+def ingest_index(
+    from_day: Annotated[str, typer.Option("--from", help="first day, e.g. 2025-12-01")],
+    to_day: Annotated[
+        str | None, typer.Option("--to", help="last day (default: yesterday, Eastern time)")
+    ] = None,
+) -> None:
+    """Backfill from EDGAR's daily form.idx files: every Form 3/4/5 (and amendment) filed in the date range.
+
+    Resumable: run the same command again after an interruption and it carries on. Days without an index
+    (weekends, holidays) are skipped. Uses the same rate limit and User-Agent as `ingest live`.
+    """
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from streams.ingest.backfill import today_eastern
+    from streams.ingest.run import run_index
+
+    settings = _edgar_settings()
+    first = _parse_day(from_day, "--from")
+    last = _parse_day(to_day, "--to") if to_day else today_eastern() - timedelta(days=1)
+    if last < first:
+        typer.echo(f"error: --to ({last}) is before --from ({first})", err=True)
+        raise typer.Exit(2)
+    columns = (
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        from streams.ingest.backfill import weekdays
+
+        days_task = progress.add_task("daily indexes", total=len(weekdays(first, last)), rate="")
+        filings_task = progress.add_task("filings", total=0, rate="")
+
+        def rate(task_id: TaskID) -> str:
+            speed = next(t.speed for t in progress.tasks if t.id == task_id)
+            return f"{speed:.1f}/s" if speed else ""
+
+        def on_day(day: date, queued: int | None) -> None:
+            progress.advance(days_task)
+            progress.update(days_task, rate=rate(days_task))
+
+        def on_total(total: int) -> None:
+            progress.update(filings_task, total=total)
+
+        def on_outcome(item: object, outcome: str) -> None:
+            progress.advance(filings_task)
+            progress.update(filings_task, rate=rate(filings_task))
+
+        try:
+            report = asyncio.run(
+                run_index(settings, first, last, on_day=on_day, on_outcome=on_outcome, on_total=on_total)
+            )
+        except KeyboardInterrupt:
+            typer.echo("interrupted: run the same command again to resume", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            typer.echo(f"error: {type(exc).__name__}: {exc} (run the same command again to resume)", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(
+        f"{report.days} weekdays: {report.published} filings published, {report.failed} failed "
+        f"(dead letters on {settings.topics.dlq}), {len(report.days_missing)} days without an index"
+        + (
+            f", {len(report.days_not_published)} not published yet ({', '.join(map(str, report.days_not_published))})"
+            if report.days_not_published
+            else ""
+        ),
+        err=True,
+    )
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -8,13 +8,15 @@ Decimals serialise as JSON strings, CIKs as 10-digit zero-padded strings.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 # Decimal on the wire is a string: JSON numbers would lose exactness in most consumers.
 Dec = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
@@ -246,7 +248,37 @@ class RawFilingEvent(Contract):
     source_url: str | None = None
     received_at: datetime
     acceptance_datetime: datetime | None = None
-    document: str = Field(description="the ownership XML or the full EDGAR submission text")
+    document: str | None = Field(
+        None, description="the ownership XML or the full EDGAR submission text, when it is valid UTF-8"
+    )
+    document_base64: str | None = Field(
+        None,
+        description="the document's exact bytes, base64; used instead of `document` when they are not UTF-8 "
+        "(e.g. Latin-1 submissions), so the parser sees what EDGAR served",
+    )
+
+    @model_validator(mode="after")
+    def _one_document(self) -> RawFilingEvent:
+        if (self.document is None) == (self.document_base64 is None):
+            raise ValueError("exactly one of document and document_base64 must be set")
+        return self
+
+    def document_bytes(self) -> bytes:
+        """The document as the producer had it."""
+        if self.document is not None:
+            return self.document.encode("utf-8")
+        try:
+            return base64.b64decode(self.document_base64 or "", validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"document_base64 is not valid base64: {exc}") from None
+
+    @classmethod
+    def for_document(cls, data: bytes, **fields: object) -> RawFilingEvent:
+        """An envelope carrying ``data`` exactly: as text when it is UTF-8, else as base64."""
+        try:
+            return cls(document=data.decode("utf-8"), **fields)  # type: ignore[arg-type]
+        except UnicodeDecodeError:
+            return cls(document_base64=base64.b64encode(data).decode("ascii"), **fields)  # type: ignore[arg-type]
 
 
 class OwnerRef(Contract):

@@ -75,7 +75,7 @@ def read_event(value: bytes | None, source: Source, max_bytes: int) -> Filing | 
     value = value or b""
     try:
         envelope = _envelope(value)
-        document = envelope.document.encode("utf-8") if envelope else value
+        document = _document(envelope) if envelope else value
         return parse_filing(
             document,
             max_bytes=max_bytes,
@@ -107,6 +107,13 @@ def _envelope(value: bytes) -> RawFilingEvent | None:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "value"
         raise _EnvelopeError(f"not a raw filing envelope: {where}: {first['msg']}") from None
+
+
+def _document(envelope: RawFilingEvent) -> bytes:
+    try:
+        return envelope.document_bytes()
+    except ValueError as exc:
+        raise _EnvelopeError(f"not a raw filing envelope: {exc}") from None
 
 
 class IssuerState(BaseModel):

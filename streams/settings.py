@@ -144,6 +144,20 @@ class Settings(BaseSettings):
         5.0, description="EDGAR requests per second, 0 < rate <= 10 (SEC fair-access limit is 10/s)."
     )
     poll_interval: float = Field(2.0, gt=0, description="Seconds between polls of the EDGAR filing feed.")
+    edgar_timeout: float = Field(
+        30.0, gt=0, description="Seconds before an EDGAR request is abandoned and retried."
+    )
+    index_audit_interval: float = Field(
+        600.0,
+        ge=0,
+        description="Seconds between the live ingester's checks of EDGAR's daily indexes for days it covered "
+        "(catches what the feed did not show, e.g. during a downtime); 0 turns the audit off.",
+    )
+    ingest_state: Path | None = Field(
+        None,
+        description="SQLite file where the EDGAR ingesters remember what they published; unset = "
+        "<data_dir>/ingest/<raw topic>.sqlite3. Keep it on a persistent volume.",
+    )
 
     @field_validator("processing_guarantee", mode="before")
     @classmethod
@@ -224,6 +238,20 @@ class Settings(BaseSettings):
     def topics(self) -> Topics:
         """The pipeline's topic names under :attr:`topic_prefix`."""
         return Topics(self.topic_prefix)
+
+    @property
+    def ingest_state_path(self) -> Path:
+        return self.ingest_state or self.data_dir / "ingest" / f"{self.topics.raw}.sqlite3"
+
+    def require_edgar_user_agent(self) -> str:
+        """The User-Agent, or a ValueError that says what to set (SEC refuses anonymous clients)."""
+        if not self.edgar_user_agent:
+            raise ValueError(
+                f"{ENV_PREFIX}EDGAR_USER_AGENT is not set. SEC EDGAR requires every client to declare who it is: "
+                f"a name and a contact e-mail address, e.g.\n  export {ENV_PREFIX}EDGAR_USER_AGENT="
+                "'Example Corp ops@example.com'"
+            )
+        return self.edgar_user_agent
 
 
 def env_names() -> set[str]:

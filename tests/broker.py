@@ -83,6 +83,7 @@ class Record(NamedTuple):
     headers: tuple[tuple[str, bytes], ...]
     partition: int
     offset: int
+    timestamp_ms: int = 0  # the producer's create time
 
 
 def _to_bytes(value: bytes | str | None) -> bytes | None:
@@ -182,7 +183,14 @@ async def consume_all(
             for tp, messages in batches.items():
                 for m in messages:
                     records.append(
-                        Record(m.key, m.value, tuple((k, v) for k, v in m.headers), tp.partition, m.offset)
+                        Record(
+                            m.key,
+                            m.value,
+                            tuple((k, v) for k, v in m.headers),
+                            tp.partition,
+                            m.offset,
+                            m.timestamp,
+                        )
                     )
             if batches:
                 last_new = time.monotonic()

@@ -10,6 +10,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 
 _DOCUMENT_SUFFIXES = {".xml", ".txt"}
+# EDGAR transport files (Atom pages, indexes, raw submissions for the ingester), not filings for the parser.
+_NOT_DOCUMENTS = FIXTURES / "edgar"
 _CORPUS_SUFFIXES = {".xml", ".txt", ".idx"}
 
 
@@ -19,8 +21,13 @@ def fixture_bytes(rel: str) -> bytes:
 
 
 def all_fixture_paths() -> list[Path]:
-    """Every .xml/.txt document under tests/fixtures, sorted."""
-    return sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix in _DOCUMENT_SUFFIXES)
+    """Every .xml/.txt document under tests/fixtures, sorted; tests/fixtures/edgar/ is left out (its files are
+    what the EDGAR ingester reads, exercised by their own tests)."""
+    return sorted(
+        p
+        for p in FIXTURES.rglob("*")
+        if p.is_file() and p.suffix in _DOCUMENT_SUFFIXES and not p.is_relative_to(_NOT_DOCUMENTS)
+    )
 
 
 def corpus_paths() -> list[Path]:
