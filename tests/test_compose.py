@@ -613,3 +613,18 @@ def test_compose_references_resolve(compose: dict[str, Any]) -> None:
 def test_services_built_from_the_dockerfile_share_one_image_tag(compose: dict[str, Any]) -> None:
     tags = {s.get("image") for s in image_services(compose).values()}
     assert len(tags) == 1 and None not in tags, tags
+
+
+def test_edgar_ingester_keeps_its_state_on_a_volume_and_declares_itself(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edgar = services(compose)["edgar"]
+    assert edgar["command"] == ["ingest", "live"]
+    assert environment(edgar)["FORM4_EDGAR_USER_AGENT"] is None  # from the host: never baked into the file
+    monkeypatch.setenv("FORM4_EDGAR_USER_AGENT", "Example Corp ops@example.com")
+    settings = settings_from(monkeypatch, container_environment(edgar))
+    assert settings.require_edgar_user_agent() == "Example Corp ops@example.com"
+    assert 0 < settings.edgar_rate_limit <= 10
+    state_dir = str(settings.ingest_state_path.parent.parent)
+    assert volume_mounts(edgar).get(state_dir) in compose["volumes"], (state_dir, volume_mounts(edgar))
+    assert edgar["depends_on"]["worker"]["condition"] == "service_healthy"
