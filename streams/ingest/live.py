@@ -72,6 +72,7 @@ class LiveIngester:
         self.feed_types = feed_types
         self._clock = clock
         self.polls = 0
+        self._polled: set[str] = set()
         self.last_poll_ok: float | None = None
         self.consecutive_failures = 0
 
@@ -115,7 +116,9 @@ class LiveIngester:
 
     async def poll_feed(self, form_type: str) -> int:
         covered = self.state.get_time(f"covered:{form_type}")
-        first_run = covered is None
+        # Catching up on a first start is backlog; anything found by a later poll is new and jumps the queue.
+        first_run = covered is None and form_type not in self._polled
+        self._polled.add(form_type)
         horizon = covered - OVERLAP if covered is not None else self.since
         items: list[Item] = []
         seen: set[str] = set()
