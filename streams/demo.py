@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from streams.broker import EmbeddedBroker, free_port, parent_death_signal
+from streams.broker import EmbeddedBroker, free_port, parent_death_signal, port_is_free
 from streams.health import wait_ready
 from streams.kafka_io import read_topic
 from streams.settings import Settings
@@ -42,7 +42,7 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await ensure_topics(broker.bootstrap, settings.topics, settings.partitions)
-    web_port = free_port()
+    web_port = 6066 if port_is_free(6066) else free_port()  # the documented port when it is free
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
         "FORM4_BROKER_URL": broker.url,
@@ -70,6 +70,9 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
         )
         await wait_ready(web_port, worker)
         console.print("[bold]worker[/]  ready")
+        console.print(
+            f"[bold]page[/]    http://127.0.0.1:{web_port}/  (live alerts, holdings lookup; API: /openapi.json)"
+        )
         ingest = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "streams.cli", "ingest", "files", str(SAMPLES), env=env
         )

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
 
     # --- Pipeline ------------------------------------------------------------------------------------------
     rules_file: Path | None = Field(None, description="Alert rules file; unset = the built-in rules.")
+    api_alerts_per_issuer: int = Field(
+        200, ge=1, description="Alerts kept per issuer for GET /alerts (older ones stay on form4.alerts)."
+    )
+    api_transactions_per_issuer: int = Field(
+        500, ge=1, description="Transaction records kept per issuer for GET /transactions/issuer/{cik}."
+    )
     max_filing_bytes: int = Field(
         5 * 1024 * 1024,
         ge=1,
@@ -292,4 +298,8 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
     }
     if settings.producer_max_batch_size is not None:
         kwargs["producer_max_batch_size"] = settings.producer_max_batch_size
+    if settings.log_format == "json":
+        from streams.logs import logging_config
+
+        kwargs["logging_config"] = logging_config(settings.log_level, "json")
     return kwargs

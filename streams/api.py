@@ -1,0 +1,310 @@
+"""The HTTP API's pure part: reading query parameters, filtering and ordering what the tables hold, merging
+the answers of several workers, and the OpenAPI document. The Faust views in ``app.py`` only route and fetch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from streams.models import Alert, HoldingState, TransactionRecord
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+_CIK = re.compile(r"^\d{1,10}$")
+_TICKER = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,9}$")
+
+
+class ApiError(Exception):
+    """A request the API refuses: a status (400, 404, 503) and a message that says what to send instead."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, "status": self.status}
+
+
+def parse_cik(text: str, what: str = "CIK") -> str:
+    """A CIK of 1 to 10 digits, as the 10-digit string the records use."""
+    text = (text or "").strip()
+    if not _CIK.match(text):
+        raise ApiError(400, f"{what} must be 1 to 10 digits, e.g. 1318605 or 0001318605; got {text!r}")
+    return text.zfill(10)
+
+
+def parse_ticker(text: str) -> str:
+    text = (text or "").strip()
+    if not _TICKER.match(text):
+        raise ApiError(400, f"ticker must be letters, digits, '.' or '-' (e.g. TSLA or BRK.B); got {text!r}")
+    return text.upper()
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """An ISO date (midnight UTC) or date-time (UTC unless it has an offset)."""
+    if text is None or text == "":
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), UTC)
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiError(
+            400,
+            f"since must be an ISO date or date-time, e.g. 2025-12-12 or 2025-12-12T09:30:00-05:00; got {text!r}",
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def parse_limit(text: str | None) -> int:
+    if text is None or text == "":
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}; got {text!r}")
+    return int(text)
+
+
+def parse_rule(text: str | None) -> str | None:
+    if not text:
+        return None
+    if not re.match(r"^[a-z0-9_]{1,64}$", text):
+        raise ApiError(400, f"rule must be a rule name such as large_disposition; got {text!r}")
+    return text
+
+
+def _when(item: Mapping[str, Any], *fields: str) -> str:
+    """ISO time of a stored dict, for newest-first ordering (missing sorts last)."""
+    for name in fields:
+        value = item.get(name)
+        if value:
+            return str(value)
+    return ""
+
+
+def _after(value: str | None, since: datetime | None) -> bool:
+    if since is None:
+        return True
+    if not value:
+        return False
+    when = (
+        datetime.fromisoformat(value)
+        if "T" in value
+        else datetime.combine(date.fromisoformat(value), time(), UTC)
+    )
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) >= since
+
+
+def alert_time(alert: Mapping[str, Any]) -> str:
+    return _when(alert, "acceptance_datetime", "window_end")
+
+
+def select_alerts(
+    alerts: Iterable[Mapping[str, Any]],
+    *,
+    owner: str | None = None,
+    rule: str | None = None,
+    since: datetime | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> list[Mapping[str, Any]]:
+    """Stored alerts (JSON dicts) that match, newest first (acceptance time, then id), at most ``limit``."""
+    chosen = [
+        a
+        for a in alerts
+        if (rule is None or a.get("rule") == rule)
+        and (owner is None or any(o.get("cik") == owner for o in a.get("owners", [])))
+        and _after(alert_time(a) or None, since)
+    ]
+    chosen.sort(key=lambda a: (alert_time(a), a.get("alert_id", "")), reverse=True)
+    return chosen[:limit]
+
+
+def transaction_time(record: Mapping[str, Any]) -> str:
+    return _when(record, "acceptance_datetime", "filed_date", "transaction_date")
+
+
+def select_transactions(
+    records: Iterable[Mapping[str, Any]], *, since: datetime | None = None, limit: int = DEFAULT_LIMIT
+) -> list[Mapping[str, Any]]:
+    chosen = [r for r in records if _after(transaction_time(r) or None, since)]
+    chosen.sort(key=lambda r: (transaction_time(r), r.get("txn_id", "")), reverse=True)
+    return chosen[:limit]
+
+
+def merge_alerts(answers: Iterable[Iterable[Mapping[str, Any]]], limit: int) -> list[Mapping[str, Any]]:
+    """Several workers' newest-first answers as one newest-first list (an alert once, even if two answered)."""
+    by_id: dict[str, Mapping[str, Any]] = {}
+    for answer in answers:
+        for alert in answer:
+            by_id.setdefault(str(alert.get("alert_id")), alert)
+    return select_alerts(by_id.values(), limit=limit)
+
+
+def holding_order(line: Mapping[str, Any]) -> tuple[str, ...]:
+    key = line.get("key", {})
+    return (
+        str(line.get("issuer_name") or ""),
+        str(key.get("issuer_cik", "")),
+        str(line.get("owner_name") or ""),
+        str(key.get("owner_cik", "")),
+        str(key.get("security_title", "")),
+        str(key.get("direct_indirect") or ""),
+        str(key.get("nature_of_ownership") or ""),
+    )
+
+
+def bounded(items: list[Any], new: Iterable[Any], keep: int, id_field: str) -> list[Any]:
+    """``items`` with ``new`` added (replacing same ids), keeping the ``keep`` most recent (appended last)."""
+    fresh = list(new)
+    ids = {item[id_field] for item in fresh}
+    kept = [item for item in items if item[id_field] not in ids] + fresh
+    return kept[-keep:]
+
+
+def openapi_document(title: str, version: str) -> dict[str, Any]:
+    """OpenAPI 3.1 for the routes; bodies are the topic messages' own JSON Schemas."""
+
+    def schema_of(model: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        return schema
+
+    components: dict[str, Any] = {}
+    for model in (HoldingState, Alert, TransactionRecord):
+        schema = schema_of(model)
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    components["Error"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+        "required": ["error", "status"],
+    }
+
+    def array_of(name: str) -> dict[str, Any]:
+        return {
+            "description": f"JSON array of {name} (the same schema as the topic messages)",
+            "content": {
+                "application/json": {
+                    "schema": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}}
+                }
+            },
+        }
+
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    def param(
+        name: str, where: str, description: str, schema: dict[str, Any], required: bool = False
+    ) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": where,
+            "required": required or where == "path",
+            "description": description,
+            "schema": schema,
+        }
+
+    cik = {"type": "string", "pattern": r"^\d{1,10}$"}
+    since = param("since", "query", "only newer than this ISO date or date-time", {"type": "string"})
+    limit = param(
+        "limit",
+        "query",
+        f"at most this many (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    )
+
+    def responses(ok: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "200": ok,
+            "400": {"description": "malformed parameter", **error},
+            "404": {"description": "unknown key", **error},
+            "503": {"description": "the worker owning the key is not ready", **error},
+        }
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "Insider holdings, alerts and transactions from SEC Forms 3, 4 and 5. Any worker answers any key.",
+        },
+        "paths": {
+            "/holdings/owner/{cik}": {
+                "get": {
+                    "summary": "every current holding line of an insider, across issuers",
+                    "parameters": [param("cik", "path", "the insider's CIK", cik)],
+                    "responses": responses(array_of("HoldingState")),
+                }
+            },
+            "/holdings/issuer/{cik}": {
+                "get": {
+                    "summary": "every insider's current holdings in an issuer; joint filers have a non-empty joint_group",
+                    "parameters": [param("cik", "path", "the issuer's CIK", cik)],
+                    "responses": responses(array_of("HoldingState")),
+                }
+            },
+            "/alerts": {
+                "get": {
+                    "summary": "recent alerts, newest first",
+                    "parameters": [
+                        param("issuer", "query", "issuer CIK", cik),
+                        param("owner", "query", "insider CIK", cik),
+                        param("rule", "query", "rule name, e.g. large_disposition", {"type": "string"}),
+                        since,
+                        limit,
+                    ],
+                    "responses": responses(array_of("Alert")),
+                }
+            },
+            "/transactions/issuer/{cik}": {
+                "get": {
+                    "summary": "recent transaction records of an issuer, newest first",
+                    "parameters": [param("cik", "path", "the issuer's CIK", cik), since, limit],
+                    "responses": responses(array_of("TransactionRecord")),
+                }
+            },
+            "/issuers/ticker/{ticker}": {
+                "get": {
+                    "summary": "the issuer CIK of a ticker seen in filings",
+                    "parameters": [param("ticker", "path", "trading symbol", {"type": "string"})],
+                    "responses": responses(
+                        {
+                            "description": "the issuer",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "ticker": {"type": "string"},
+                                            "issuer_cik": {"type": "string"},
+                                            "issuer_name": {"type": ["string", "null"]},
+                                        },
+                                    }
+                                }
+                            },
+                        }
+                    ),
+                }
+            },
+            "/healthz": {
+                "get": {"summary": "alive", "responses": {"200": {"description": "the event loop answers"}}}
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "ready to answer (tables recovered, no rebalance)",
+                    "responses": {
+                        "200": {"description": "ready"},
+                        "503": {"description": "recovering or rebalancing"},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "text/plain; version=0.0.4"}},
+                }
+            },
+        },
+        "components": {"schemas": components},
+    }
