@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint schemas bench-parse clean
+.PHONY: run test lint browser schemas bench-parse clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,12 @@ $(VENV)/.bench-installed: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m streams.demo
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
+
+# Chromium for the browser test (tests/test_page.py); without it that test is skipped, nothing fails.
+browser:
+	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && (apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1))) || echo "chromium could not be installed (apt-get install chromium): the browser test will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams tests bench
