@@ -44,20 +44,24 @@ def parse_ticker(text: str) -> str:
     return text.upper()
 
 
+def instant(text: str) -> datetime:
+    """An ISO date (midnight UTC) or date-time (UTC unless it has an offset); ValueError otherwise."""
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), time(), UTC)
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def parse_since(text: str | None) -> datetime | None:
-    """An ISO date (midnight UTC) or date-time (UTC unless it has an offset)."""
     if text is None or text == "":
         return None
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), UTC)
-        when = datetime.fromisoformat(text)
+        return instant(text)
     except ValueError:
         raise ApiError(
             400,
             f"since must be an ISO date or date-time, e.g. 2025-12-12 or 2025-12-12T09:30:00-05:00; got {text!r}",
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def parse_limit(text: str | None) -> int:
@@ -88,14 +92,7 @@ def _when(item: Mapping[str, Any], *fields: str) -> str:
 def _after(value: str | None, since: datetime | None) -> bool:
     if since is None:
         return True
-    if not value:
-        return False
-    when = (
-        datetime.fromisoformat(value)
-        if "T" in value
-        else datetime.combine(date.fromisoformat(value), time(), UTC)
-    )
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)) >= since
+    return value is not None and value != "" and instant(value) >= since
 
 
 def alert_time(alert: Mapping[str, Any]) -> str:

@@ -237,8 +237,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         lines = dict(issuer_holdings.get(cik) or {})
         for candidate in out.holdings:
             line_key = holding_key_string(candidate.key)
-            stored = lines.get(line_key)
-            new = apply(HoldingState.model_validate(stored) if stored else None, candidate)
+            new = advance(lines.get(line_key), candidate)
             if new is not None:
                 lines[line_key] = new.model_dump(mode="json")
         if out.holdings:
@@ -275,9 +274,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         for item in json.loads(event.value):
             candidate = HoldingState.model_validate(item)
             key = holding_key_string(candidate.key)
-            stored = holdings.get(key)
-            current = HoldingState.model_validate(stored) if stored else None
-            new = apply(current, candidate)
+            new = advance(holdings.get(key), candidate)
             if new is None:
                 continue
             holdings[key] = new.model_dump(mode="json")
@@ -524,6 +521,11 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
         "agents": (parse, process, update_holdings),
     }
     return app
+
+
+def advance(stored: Mapping[str, Any] | None, candidate: HoldingState) -> HoldingState | None:
+    """The holdings rule on a table's stored line: the new state, or None when the candidate changes nothing."""
+    return apply(HoldingState.model_validate(stored) if stored else None, candidate)
 
 
 def _header(event: faust.EventT, name: str) -> str | None:

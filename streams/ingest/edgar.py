@@ -17,7 +17,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import IntEnum
@@ -127,22 +127,6 @@ class Response:
     headers: Mapping[str, str]
 
 
-@dataclass
-class RequestStats:
-    """Counts for logs and metrics: requests by status ('error' for network failures), retries, bytes."""
-
-    by_status: dict[str, int] = field(default_factory=dict)
-    retries: int = 0
-    bytes: int = 0
-
-    def count(self, status: str) -> None:
-        self.by_status[status] = self.by_status.get(status, 0) + 1
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_status.values())
-
-
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Retry-After as seconds: either delta-seconds or an HTTP date; None when absent or unreadable."""
     if not value:
@@ -167,10 +151,6 @@ def backoff(attempt: int, base: float, cap: float) -> float:
     return random.uniform(min(base / 2, high), high)
 
 
-#: Called after every response or network failure: (url, status or 'error', seconds taken).
-Observer = Callable[[str, str, float], None]
-
-
 class EdgarClient:
     """HTTP GETs to EDGAR within fair access. Use as ``async with EdgarClient(...) as client``."""
 
@@ -185,7 +165,6 @@ class EdgarClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         limiter: RateLimiter | None = None,
-        observer: Observer | None = None,
     ) -> None:
         if not user_agent or "@" not in user_agent:
             raise ValueError("EDGAR requests need a User-Agent with a contact e-mail address")
@@ -196,8 +175,6 @@ class EdgarClient:
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.stats = RequestStats()
-        self._observer = observer
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> EdgarClient:
@@ -234,10 +211,7 @@ class EdgarClient:
             raise RuntimeError("EdgarClient must be used inside 'async with'")
         problem = "no attempt made"
         for attempt in range(self.max_attempts):
-            if attempt:
-                self.stats.retries += 1
             await self.limiter.acquire(priority)
-            started = time.monotonic()
             wait: float | None = None
             try:
                 async with self._session.get(url, allow_redirects=True) as resp:
@@ -245,11 +219,8 @@ class EdgarClient:
                     status = resp.status
                     headers = {k.lower(): v for k, v in resp.headers.items()}
             except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
-                self._observe(url, "error", started)
                 problem = f"{type(exc).__name__}: {exc}".rstrip(": ")
             else:
-                self._observe(url, str(status), started)
-                self.stats.bytes += len(body)
                 if status == 200:
                     try:
                         if validate is not None:
@@ -288,8 +259,3 @@ class EdgarClient:
                 )
                 await asyncio.sleep(delay)
         raise EdgarUnavailable(f"{url}: {problem} (gave up after {self.max_attempts} attempts)")
-
-    def _observe(self, url: str, status: str, started: float) -> None:
-        self.stats.count(status)
-        if self._observer is not None:
-            self._observer(url, status, time.monotonic() - started)

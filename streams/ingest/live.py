@@ -71,10 +71,7 @@ class LiveIngester:
         self.audit_interval = audit_interval
         self.feed_types = feed_types
         self._clock = clock
-        self.polls = 0
         self._polled: set[str] = set()
-        self.last_poll_ok: float | None = None
-        self.consecutive_failures = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set."""
@@ -99,19 +96,11 @@ class LiveIngester:
     async def poll_once(self) -> int:
         """Read every feed once; returns how many new filings were queued."""
         queued = 0
-        failed = False
         for form_type in self.feed_types:
             try:
                 queued += await self.poll_feed(form_type)
             except EdgarUnavailable as exc:
-                failed = True
                 log.warning("feed type=%s unavailable: %s", form_type, exc)
-        self.polls += 1
-        if failed:
-            self.consecutive_failures += 1
-        else:
-            self.consecutive_failures = 0
-            self.last_poll_ok = self._clock()
         return queued
 
     async def poll_feed(self, form_type: str) -> int:

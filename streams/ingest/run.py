@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Ingest:
-    settings: Settings
     client: EdgarClient
     state: IngestState
     publisher: RawPublisher
@@ -54,7 +53,7 @@ async def open_ingest(settings: Settings, on_outcome: Outcome | None = None) -> 
                 timeout=settings.edgar_timeout,
             ) as client:
                 fetcher = SubmissionFetcher(client, state, publisher, on_outcome=on_outcome)
-                yield Ingest(settings, client, state, publisher, fetcher)
+                yield Ingest(client, state, publisher, fetcher)
         finally:
             await publisher.stop()
     finally:

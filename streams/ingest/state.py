@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -208,9 +208,6 @@ class IngestState:
             self._db.execute("DELETE FROM pending WHERE accession = ?", (item.accession_number,))
         self._failed.add(item.accession_number)
 
-    def failed(self) -> list[tuple[Item, str]]:
-        return [(Item.from_json(i), r) for i, r in self._db.execute("SELECT item, reason FROM failed")]
-
     # --- daily indexes --------------------------------------------------------------------------------------
     def day_status(self, day: date) -> str | None:
         row = self._db.execute("SELECT status FROM index_days WHERE day = ?", (day.isoformat(),)).fetchone()
@@ -267,11 +264,3 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def iter_days(first: date, last: date) -> Iterator[date]:
-    """Every calendar day from first to last, inclusive."""
-    day = first
-    while day <= last:
-        yield day
-        day = date.fromordinal(day.toordinal() + 1)

@@ -88,8 +88,6 @@ class SubmissionFetcher:
         self._later: dict[str, asyncio.TimerHandle] = {}
         self._idle = asyncio.Event()
         self._idle.set()
-        self.published = 0
-        self.failed = 0
 
     def submit(self, items: Iterable[Item]) -> int:
         """Queue items (already recorded as pending in the state); returns how many were not queued yet."""
@@ -102,15 +100,13 @@ class SubmissionFetcher:
         return queued
 
     def _put(self, item: Item) -> None:
-        accepted = item.accepted_at.timestamp() if item.accepted_at else 0.0
         self._queued.add(item.accession_number)
         self._idle.clear()
-        self._queue.put_nowait((item.priority, accepted, next(self._seq), item))
+        self._enqueue(item)
 
-    @property
-    def outstanding(self) -> int:
-        """Items queued, being fetched, or waiting for their next round."""
-        return len(self._queued)
+    def _enqueue(self, item: Item) -> None:
+        accepted = item.accepted_at.timestamp() if item.accepted_at else 0.0
+        self._queue.put_nowait((item.priority, accepted, next(self._seq), item))
 
     async def wait_idle(self) -> None:
         """Until every submitted item is published or failed."""
@@ -216,8 +212,7 @@ class SubmissionFetcher:
 
     def _requeue(self, item: Item) -> None:
         self._later.pop(item.accession_number, None)
-        accepted = item.accepted_at.timestamp() if item.accepted_at else 0.0
-        self._queue.put_nowait((item.priority, accepted, next(self._seq), item))
+        self._enqueue(item)
 
     async def _give_up(self, item: Item, problem: str) -> None:
         original = item.to_json().encode()
@@ -260,9 +255,5 @@ class SubmissionFetcher:
     def _done(self, item: Item, outcome: str) -> None:
         self._queued.discard(item.accession_number)
         self._rounds.pop(item.accession_number, None)
-        if outcome == "published":
-            self.published += 1
-        else:
-            self.failed += 1
         if self._on_outcome is not None:
             self._on_outcome(item, outcome)
