@@ -5,8 +5,8 @@
 
 `form4 ingest live` runs as a subprocess against tests/edgar_server.py (a local EDGAR replaying real recorded
 submissions: Atom feed, archive, daily indexes) and publishes to the embedded Tansu broker. `--warmup` filings
-are in the feed when it starts (EDGAR's feed is never empty; a feed type seen empty at start treats its first
-entries as backlog, fetched after every new filing) and are not measured. Once they are on the topic, `--burst`
+are in the feed when it starts (EDGAR's feed is never empty; what a first start finds there is backlog, fetched
+after every new filing) and are not measured. Once they are on the topic, `--burst`
 filings at a time appear in the feed every `--gap` seconds, each gap stretched by a seeded +-`--jitter` (the
 same timeline in every run; exact gaps would lock every reveal to one phase of the poll cycle). Per filing,
 latency = the Kafka record's timestamp on <prefix>.raw (producer create time) - when it appeared in the feed.
@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,9 +39,8 @@ sys.path.insert(0, str(ROOT))
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
 from streams.broker import EmbeddedBroker  # noqa: E402
-from tests.edgar_server import EdgarReplay, Submission, fixture_submissions  # noqa: E402
+from tests.edgar_server import USER_AGENT, EdgarReplay, Ingester, Submission, fixture_submissions  # noqa: E402
 
-USER_AGENT = "form4-streams bench bench@form4-streams.invalid"
 PEER_POLL, PEER_RATE = 0.5, 10.0
 SEED = 4
 RECORDED = len(fixture_submissions())
@@ -74,42 +71,6 @@ async def collect(bootstrap: str, topic: str, into: list[Any], stop: asyncio.Eve
         await consumer.stop()
 
 
-def start_ingester(
-    broker: EmbeddedBroker, edgar: EdgarReplay, prefix: str, tmp: Path, poll: float, rate: float
-) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
-        "FORM4_BROKER_URL": broker.url,
-        "FORM4_TOPIC_PREFIX": prefix,
-        "FORM4_PARTITIONS": "4",
-        "FORM4_EDGAR_BASE_URL": edgar.base_url,
-        "FORM4_EDGAR_USER_AGENT": USER_AGENT,
-        "FORM4_EDGAR_RATE_LIMIT": str(rate),
-        "FORM4_POLL_INTERVAL": str(poll),
-        "FORM4_INGEST_STATE": str(tmp / "ingest.sqlite3"),
-        "FORM4_DATA_DIR": str(tmp / "data"),
-        "FORM4_LOG_FORMAT": "json",
-    }
-    with (tmp / "ingest.log").open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "ingest", "live"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-
-
-def stop_ingester(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -128,7 +89,11 @@ async def run_one(
     ):
         tmp = Path(tmpdir)
         edgar.reveal(args.warmup)  # already in the feed at start, as on EDGAR; not measured
-        proc = start_ingester(broker, edgar, prefix, tmp, poll, rate)
+        ingester = Ingester(
+            broker, prefix, edgar, tmp, FORM4_EDGAR_RATE_LIMIT=str(rate), FORM4_POLL_INTERVAL=str(poll)
+        ).start("live")
+        proc = ingester.proc
+        assert proc is not None
         reader: asyncio.Task[None] | None = None
         try:
             await wait_until(lambda: len(edgar.requests) > 0, 60, "first request", proc)
@@ -149,14 +114,13 @@ async def run_one(
             )
             await asyncio.sleep(1.5)  # a quiet spell to catch late duplicates
         except BaseException:
-            log = (tmp / "ingest.log").read_text(errors="replace").splitlines()[-20:]
-            print("ingester log tail:\n" + "\n".join(log), file=sys.stderr)
+            print("ingester log tail:\n" + ingester.log_tail(20), file=sys.stderr)
             raise
         finally:
             done.set()
             if reader is not None:
                 await asyncio.gather(reader, return_exceptions=True)
-            exit_code = stop_ingester(proc)
+            exit_code = ingester.stop()
     keys = Counter(m.key.decode() for m in records if m.key)
     first_ts = {m.key.decode(): m.timestamp / 1000 for m in reversed(records) if m.key}  # the first copy wins
     latencies = [first_ts[a] - edgar.revealed_at[a] for a in revealed if a in first_ts]

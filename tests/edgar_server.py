@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import re
+import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -29,10 +32,13 @@ from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from streams.broker import EmbeddedBroker
 
 NEW_YORK = ZoneInfo("America/New_York")
 EDGAR_FIXTURES = Path(__file__).parent / "fixtures" / "edgar"
@@ -153,6 +159,17 @@ def dissemination_day(accepted_at: datetime) -> date:
 
 def _sort_key(s: Submission) -> tuple[datetime, str]:
     return (s.accepted_at, s.accession_number)
+
+
+def max_in_window(times: Sequence[float], window: float = 1.0) -> int:
+    """The most of ``times`` within any half-open interval [t, t + window)."""
+    ordered = sorted(times)
+    best = lo = 0
+    for hi, t in enumerate(ordered):
+        while ordered[lo] <= t - window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
 
 
 def fixture_submissions() -> list[Submission]:
@@ -514,13 +531,8 @@ class EdgarReplay:
         """The most requests that started within any half-open interval [t, t + window)."""
         pattern = re.compile(path_pattern) if path_pattern else None
         with self._lock:
-            times = sorted(r.t for r in self.requests if pattern is None or pattern.search(r.path))
-        best = lo = 0
-        for hi, t in enumerate(times):
-            while times[lo] <= t - window:
-                lo += 1
-            best = max(best, hi - lo + 1)
-        return best
+            times = [r.t for r in self.requests if pattern is None or pattern.search(r.path)]
+        return max_in_window(times, window)
 
     # -- request handling (called from server threads) -------------------------------------------------------
 
@@ -721,3 +733,64 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.rfile.close()  # drop the makefile reference, or close() would be deferred
         self.connection.close()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The ingester against this server
+# --------------------------------------------------------------------------------------------------------------
+
+USER_AGENT = "form4-streams tests test@form4-streams.invalid"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Ingester:
+    """One `form4 ingest ...` subprocess pointed at an EdgarReplay, with its own state file, logging to a file.
+    Extra FORM4_* settings come as keyword arguments."""
+
+    def __init__(
+        self, broker: EmbeddedBroker, prefix: str, edgar: EdgarReplay, tmp: Path, **env: str
+    ) -> None:
+        self.log_path = tmp / "ingest.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
+            "FORM4_BROKER_URL": broker.url,
+            "FORM4_TOPIC_PREFIX": prefix,
+            "FORM4_PARTITIONS": "4",
+            "FORM4_EDGAR_BASE_URL": edgar.base_url,
+            "FORM4_EDGAR_USER_AGENT": USER_AGENT,
+            "FORM4_INGEST_STATE": str(tmp / "ingest.sqlite3"),
+            "FORM4_DATA_DIR": str(tmp / "data"),
+            "FORM4_LOG_FORMAT": "json",
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *args: str) -> Ingester:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "ingest", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+            )
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Signal it and return its exit status; killed (status -9) if it does not exit within ``timeout``."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])

@@ -24,58 +24,21 @@ import pytest
 
 from streams.broker import EmbeddedBroker
 from tests.broker import Record, consume_all, unique_name, wait_for
-from tests.edgar_server import EdgarReplay, Reset, Slow, Status, Submission, Truncate, fixture_submissions
+from tests.edgar_server import (
+    USER_AGENT,
+    EdgarReplay,
+    Ingester,
+    Reset,
+    Slow,
+    Status,
+    Submission,
+    Truncate,
+    fixture_submissions,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-USER_AGENT = "form4-streams tests test@form4-streams.invalid"
 SUBMISSIONS = fixture_submissions()
-
-
-class Ingester:
-    """One `form4 ingest ...` subprocess with its own state file, logging to a file."""
-
-    def __init__(
-        self, broker: EmbeddedBroker, prefix: str, edgar: EdgarReplay, tmp: Path, **env: str
-    ) -> None:
-        self.log_path = tmp / "ingest.log"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
-            "FORM4_BROKER_URL": broker.url,
-            "FORM4_TOPIC_PREFIX": prefix,
-            "FORM4_PARTITIONS": "4",
-            "FORM4_EDGAR_BASE_URL": edgar.base_url,
-            "FORM4_EDGAR_USER_AGENT": USER_AGENT,
-            "FORM4_INGEST_STATE": str(tmp / "ingest.sqlite3"),
-            "FORM4_DATA_DIR": str(tmp / "data"),
-            "FORM4_LOG_FORMAT": "json",
-            **env,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *args: str) -> Ingester:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "ingest", *args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout=timeout)
-
-    def wait(self, timeout: float) -> int:
-        assert self.proc is not None
-        return self.proc.wait(timeout=timeout)
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 @pytest.fixture

@@ -16,18 +16,8 @@ from streams.ingest.state import DAY_DONE, DAY_DUE, IngestState, Item
 from streams.ingest.submissions import check_submission
 from streams.models import RawFilingEvent
 from streams.process import Source, read_event
+from tests.edgar_server import max_in_window
 from tests.fixtures_index import fixture_bytes
-
-
-def max_in_window(times: list[float], window: float = 1.0) -> int:
-    times = sorted(times)
-    best = 0
-    j = 0
-    for i, t in enumerate(times):
-        while times[j] <= t - window:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 async def test_limiter_spaces_requests_and_caps_every_second() -> None:
