@@ -19,12 +19,13 @@ import pytest
 from streams.alerts import load_rules
 from streams.broker import EmbeddedBroker
 from streams.holdings import replay
-from streams.models import DeadLetter, Filing, RawFilingEvent
+from streams.models import Filing, RawFilingEvent
 from streams.parse import parse_filing
 from streams.parse.sgml import unwrap_submission
 from streams.process import Source, identity, process_filing, read_event
 from streams.state import DictState
 from tests.broker import consume_all, produce, unique_name, wait_for
+from tests.large_filing import largest_legal_filing
 from tests.test_pipeline import SAMPLES, expected_lines, table_equals, workers  # noqa: F401
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -106,7 +107,9 @@ async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedB
         broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=300, extra_wait=2.0
     )
     assert {r.key.decode() for r in filings} == set(want["filings"])  # every accession came out
-    transactions = await consume_all(broker.bootstrap, f"{prefix}.transactions", len(want["records"]), timeout=120)
+    transactions = await consume_all(
+        broker.bootstrap, f"{prefix}.transactions", len(want["records"]), timeout=120
+    )
     alerts = await consume_all(broker.bootstrap, f"{prefix}.alerts", len(want["alerts"]), timeout=120)
     for topic_records, wanted in ((transactions, want["records"]), (alerts, want["alerts"])):
         versions: dict[str, set[bytes]] = defaultdict(set)
@@ -124,3 +127,46 @@ async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedB
 
 async def _at_least(bootstrap: str, topic: str, n: int) -> bool:
     return await count(bootstrap, topic) >= n
+
+
+async def test_largest_legal_filing_goes_through_while_the_worker_keeps_answering(  # type: ignore[no-untyped-def]
+    broker: EmbeddedBroker, workers
+) -> None:
+    """A 5 MB filing of 3,000+ rows (the size cap) becomes its filing, every transaction record and its
+    holdings, the filings behind it follow, and /healthz answers within 1 s throughout: parsing and the pure
+    step run off the event loop."""
+    prefix = unique_name("large")
+    worker = workers(prefix)
+    await worker.ready()
+    big = largest_legal_filing()
+    small = [sample_xml(p) for p in SAMPLES[:5]]
+    values = [envelope(big, 0), *(envelope(x, n + 1) for n, x in enumerate(small))]
+    big_txns = {t.txn_id for t in parse_filing(big, accession_number="0008888888-26-000000").transactions}
+    assert len(big_txns) > 3000
+
+    latencies: list[float] = []
+    stop = asyncio.Event()
+
+    def probe() -> None:
+        started = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/healthz", timeout=10) as response:
+            assert response.status == 200
+        latencies.append(time.monotonic() - started)
+
+    async def poll() -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(probe)
+            await asyncio.sleep(0.05)
+
+    poller = asyncio.create_task(poll())
+    try:
+        await produce(broker.bootstrap, f"{prefix}.raw", values, partition=0, max_request_size=32 << 20)
+        filings = await consume_all(broker.bootstrap, f"{prefix}.filings", len(values), timeout=180)
+    finally:
+        stop.set()
+        await poller
+    assert {r.key.decode() for r in filings} == {f"0008888888-26-{n:06d}" for n in range(len(values))}
+    records = await consume_all(broker.bootstrap, f"{prefix}.transactions", None, timeout=120, quiet=2.0)
+    assert big_txns <= {r.key.decode() for r in records}
+    assert await count(broker.bootstrap, f"{prefix}.dlq") == 0
+    assert len(latencies) > 10 and max(latencies) < 1.0, f"slowest /healthz answer: {max(latencies):.2f} s"

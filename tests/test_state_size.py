@@ -47,7 +47,9 @@ def busy_event(n: int) -> tuple[str, bytes]:
 
 def filing_sized(topic: str, prefix: str) -> bool:
     """Topics that carry one whole filing per message (what one filing itself needs)."""
-    return topic in (f"{prefix}.raw", f"{prefix}.filings", f"{prefix}.dlq") or topic.endswith("-filings-by-issuer")
+    return topic in (f"{prefix}.raw", f"{prefix}.filings", f"{prefix}.dlq") or topic.endswith(
+        "-filings-by-issuer"
+    )
 
 
 async def message_sizes(bootstrap: str, prefix: str) -> dict[str, list[int]]:

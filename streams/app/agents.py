@@ -31,6 +31,7 @@ from streams.holdings import update_line
 from streams.metrics import PipelineMetrics
 from streams.models import DeadLetter, Filing, HoldingState
 from streams.process import Outputs, Source, is_duplicate, process_filing, read_event
+from streams.records import holding_key_string
 from streams.settings import Settings
 from streams.state import Staged
 
@@ -121,7 +122,7 @@ class Pipeline:
 
     # --- by issuer -> outputs, holding candidates by owner ------------------------------------------------------
     async def process(self, event: Any) -> None:
-        filing = Filing.model_validate_json(event.value)
+        filing = await asyncio.to_thread(Filing.model_validate_json, event.value)
         if is_duplicate(filing, self.issuer_state):
             self.metrics.duplicates.inc()
             log.info(
@@ -129,10 +130,17 @@ class Pipeline:
             )
             return
         staged = Staged(self.issuer_state.get)
-        out = process_filing(filing, staged, self.rules)
-        await self.publisher.publish(self._messages(event, filing, out))
+        out, messages = await asyncio.to_thread(self._step, event, filing, staged)
+        await self.publisher.publish(messages)
         staged.apply(self.issuer_state)
         self._observe(event, filing, out)
+
+    def _step(self, event: Any, filing: Filing, staged: Staged) -> tuple[Outputs, list[Message]]:
+        """The pure step and the encoding of its outputs, in a worker thread: a filing of thousands of rows
+        takes a few hundred ms, which must not stop heartbeats. Only this agent writes the issuer table, and
+        it waits for this, so the reads see a quiet table."""
+        out = process_filing(filing, staged, self.rules)
+        return out, self._messages(event, filing, out)
 
     def _messages(self, event: Any, filing: Filing, out: Outputs) -> list[Message]:
         c, small = self.channels, self.small
@@ -180,19 +188,12 @@ class Pipeline:
             new = update_line(staged, f"o|{candidate.key.owner_cik}", candidate)
             if new is not None:
                 changed.append(new)
-        from streams.records import holding_key_string
-
-        await self.publisher.publish(
-            [
-                Message(
-                    self.channels.holdings,
-                    holding_key_string(line.key).encode(),
-                    line.model_dump_json().encode(),
-                    self.small,
-                )
-                for line in changed
-            ]
-        )
+        topic = self.channels.holdings
+        messages = [
+            Message(topic, holding_key_string(line.key).encode(), line.model_dump_json().encode(), self.small)
+            for line in changed
+        ]
+        await self.publisher.publish(messages)
         staged.apply(self.owner_state)
         self.metrics.holdings.inc(len(changed))
 
