@@ -26,7 +26,7 @@ from streams.process import Source, identity, process_filing, read_event
 from streams.state import DictState
 from tests.broker import consume_all, produce, unique_name, wait_for
 from tests.large_filing import largest_legal_filing
-from tests.test_pipeline import SAMPLES, expected_lines, table_equals, workers  # noqa: F401
+from tests.test_pipeline import SAMPLES, expected_lines, table_equals
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

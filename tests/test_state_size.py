@@ -24,7 +24,7 @@ from streams.process import identity
 from streams.state import MAX_VALUE_BYTES
 from streams.topics import bootstrap_servers
 from tests.broker import consume_all, produce, unique_name
-from tests.test_pipeline import documents, workers  # noqa: F401  (the workers fixture)
+from tests.test_pipeline import documents
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
