@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535, description="Port of Faust's web server.")
 
     # --- Pipeline ------------------------------------------------------------------------------------------
+    state_generation: int = Field(
+        1,
+        ge=1,
+        description="Generation of the worker's state: a new generation is a new consumer group and new table "
+        "changelogs, so the workers re-read form4.raw from the beginning and rebuild every table and output "
+        "(under the same deterministic keys) — after a parser or rules upgrade. See `form4 reprocess`.",
+    )
     rules_file: Path | None = Field(None, description="Alert rules file; unset = the built-in rules.")
     api_alerts_per_issuer: int = Field(
         200, ge=1, description="Alerts kept per issuer for GET /alerts (older ones stay on form4.alerts)."

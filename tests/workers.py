@@ -23,8 +23,15 @@ class WorkerProcess:
     """One `form4 worker` subprocess with its own web port and data directory."""
 
     def __init__(
-        self, broker: EmbeddedBroker, prefix: str, data_dir: Path, *, store: str = "memory://"
+        self,
+        broker: EmbeddedBroker,
+        prefix: str,
+        data_dir: Path,
+        *,
+        store: str = "memory://",
+        command: tuple[str, ...] = ("worker",),
     ) -> None:
+        self.command = command
         self.web_port = free_port()
         self.log_path = data_dir / f"worker-{self.web_port}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -45,7 +52,7 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "streams.cli", *self.command],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -91,8 +98,10 @@ class WorkerProcess:
 def workers(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-untyped-def]
     started: list[WorkerProcess] = []
 
-    def make(prefix: str, name: str = "w1", store: str = "memory://") -> WorkerProcess:
-        worker = WorkerProcess(broker, prefix, tmp_path / name, store=store).start()
+    def make(
+        prefix: str, name: str = "w1", store: str = "memory://", command: tuple[str, ...] = ("worker",)
+    ) -> WorkerProcess:
+        worker = WorkerProcess(broker, prefix, tmp_path / name, store=store, command=command).start()
         started.append(worker)
         return worker
 

@@ -28,13 +28,17 @@ def _raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     )
 
 
+def app_id(settings: Settings) -> str:
+    """The consumer group and the prefix of internal topics and changelogs: per topic prefix and generation."""
+    name = APP_ID if settings.topics.prefix == "form4" else f"{APP_ID}-{settings.topics.prefix}"
+    return name if settings.state_generation == 1 else f"{name}-g{settings.state_generation}"
+
+
 def create_app(settings: Settings | None = None, rules: RulesConfig | None = None) -> faust.App:
     settings = settings or Settings()
     rules = rules or load_rules(settings.rules_file)
     topics = settings.topics
-    app = faust.App(
-        f"{APP_ID}-{topics.prefix}" if topics.prefix != "form4" else APP_ID, **faust_app_kwargs(settings)
-    )
+    app = faust.App(app_id(settings), **faust_app_kwargs(settings))
     large = {"max.message.bytes": str(settings.filing_message_max_bytes)}
     channels = Channels(
         raw=_raw_topic(app, topics.raw),
