@@ -199,3 +199,29 @@ async def test_reprocess_rebuilds_state_and_outputs_from_raw(broker: EmbeddedBro
         versions[r.key.decode()].add(r.value)
     assert set(versions) == set(want["records"]) and all(len(v) == 1 for v in versions.values())
     await table_equals(second, expected_lines(want))
+
+
+async def test_an_output_over_the_message_limit_is_one_dead_letter_and_the_worker_goes_on(  # type: ignore[no-untyped-def]
+    broker: EmbeddedBroker, workers
+) -> None:
+    """An output that cannot be sent must not crash the worker (the crash would repeat on every restart): the
+    event becomes exactly one output_too_large dead letter, counted in /metrics, and the next filing flows."""
+    prefix = unique_name("toolarge")
+    worker = workers(prefix)
+    worker.stop()
+    worker.env["FORM4_MESSAGE_MAX_BYTES"] = "20000"  # records ~5 KB; 112 holding candidates ~65 KB
+    worker.start()
+    await worker.ready()
+    big = largest_legal_filing(200_000)  # 112 rows: one by-owner message of 112 candidates
+    small = sample_xml(ROOT / "samples/0489944b8445.xml")
+    values = [envelope(big, 0), envelope(small, 1)]
+    await produce(broker.bootstrap, f"{prefix}.raw", values, partition=0)
+    dead = await consume_all(broker.bootstrap, f"{prefix}.dlq", 1, timeout=60, extra_wait=2.0)
+    assert [json.loads(r.value)["reason"] for r in dead] == ["output_too_large"]
+    assert json.loads(dead[0].value)["source_topic"].endswith("-filings-by-issuer")
+    filings = await consume_all(broker.bootstrap, f"{prefix}.filings", 1, timeout=60, extra_wait=1.0)
+    assert [r.key.decode() for r in filings] == ["0008888888-26-000001"]
+    assert worker.proc is not None and worker.proc.poll() is None
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    assert 'form4_dead_letters_total{reason="output_too_large"} 1.0' in metrics

@@ -38,7 +38,7 @@ from streams.state import Staged
 log = logging.getLogger("streams.app")
 
 #: Holding candidates per by-owner message: a filing with a thousand rows is split, never one huge message.
-CANDIDATES_PER_MESSAGE = 200
+CANDIDATES_PER_MESSAGE = 50
 
 
 @dataclass(frozen=True)
