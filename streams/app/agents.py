@@ -4,11 +4,13 @@
         │                                 └──────▶ (by owner) ──holdings──▶ owner-state, form4.holdings
         └──────────────▶ form4.dlq
 
-Every event ends as its outputs or as exactly one dead letter. A step's state writes are staged and applied
-only after the broker has acknowledged every output of the event, so a kill -9 at any moment leaves either
-nothing (the event is redelivered and processed afresh) or outputs without their marker (the event is
-redelivered and republishes the same keys): never a "done" marker without its outputs (streaming-notes §9).
-CPU-heavy parsing runs in a worker thread, so heartbeats, the web server and other agents keep going.
+Every event ends as its outputs or as exactly one dead letter. Events are taken in small batches: the pure
+work of a batch runs in a worker thread (so heartbeats, the web server and the other agents keep going while a
+5 MB filing is parsed), each event's state writes are staged — later events of the batch read through them —
+then every output of the batch is sent and acknowledged by the broker, and only then are the writes applied to
+the table, each in its own event's context (its changelog partition). A kill -9 at any moment leaves either no
+writes (the events come back and are processed afresh) or outputs without their state (the events come back
+and republish the same keys): never a "done" marker without its outputs (streaming-notes §9).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import faust
+from faust.streams import Stream, _current_event
 
 from streams.alerts import RulesConfig
 from streams.app.outputs import Message, OutputError, Publisher
@@ -30,7 +34,7 @@ from streams.app.tables import Tables, TableState
 from streams.holdings import update_line
 from streams.metrics import PipelineMetrics
 from streams.models import DeadLetter, Filing, HoldingState
-from streams.process import Outputs, Source, is_duplicate, process_filing, read_event
+from streams.process import Outputs, Source, dead_letter, is_duplicate, process_filing, read_event
 from streams.records import holding_key_string
 from streams.settings import Settings
 from streams.state import Staged
@@ -39,6 +43,9 @@ log = logging.getLogger("streams.app")
 
 #: Holding candidates per by-owner message: a filing with a thousand rows is split, never one huge message.
 CANDIDATES_PER_MESSAGE = 50
+#: Events per batch, and how long a batch waits to fill: one broker round trip serves the whole batch.
+BATCH_EVENTS = 50
+BATCH_WAIT_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,17 @@ class Channels:
     transactions: str
     holdings: str
     alerts: str
+
+
+@dataclass
+class Step:
+    """One event's work: its messages and the state to apply once they are acknowledged — or its refusal."""
+
+    event: Any
+    messages: list[Message] = field(default_factory=list)
+    staged: Staged | None = None
+    refusal: DeadLetter | None = None
+    done: Callable[[], None] | None = None
 
 
 def _json_list(items: list[Any]) -> bytes:
@@ -65,8 +83,17 @@ def _header(event: Any, name: str) -> str | None:
     return None
 
 
+def _source(event: Any) -> Source:
+    m = event.message
+    return Source(m.topic, m.partition, m.offset, event.key)
+
+
+def _refusal(event: Any, reason: str, message: str, error_class: str | None) -> DeadLetter:
+    return dead_letter(event.value or b"", reason, message, _source(event), error_class=error_class)
+
+
 class Pipeline:
-    """What the agents do with one event each; owns nothing but references to the app's parts."""
+    """What the agents do with a batch of events; owns nothing but references to the app's parts."""
 
     def __init__(
         self,
@@ -87,60 +114,98 @@ class Pipeline:
         self.small = settings.message_max_bytes
         self.large = settings.filing_message_max_bytes
 
-    async def guarded(self, event: Any, handler: Callable[[Any], Awaitable[None]]) -> None:
-        """A bug in a step must neither stop the agent nor drop the event: it becomes an internal_error."""
-        try:
-            await handler(event)
-        except OutputError as exc:
-            await self.publisher.refuse(event, exc.reason, exc.message, error_class="OutputError")
-        except Exception as exc:
-            m = event.message
-            log.exception("internal error on %s[%s]@%s", m.topic, m.partition, m.offset)
-            await self.publisher.refuse(
-                event, "internal_error", f"{type(exc).__name__}: {exc}", error_class=type(exc).__name__
-            )
+    async def run(
+        self, events: Sequence[Any], prepare: Callable[[Any, Staged], Step], table: TableState | None
+    ) -> None:
+        """Prepare every event (in a thread), send and await all outputs, dead-letter refusals, apply state."""
+        steps = await asyncio.to_thread(self._prepare_all, events, prepare, table)
+        sent = [
+            (step, [await self.publisher.send(m) for m in step.messages])
+            for step in steps
+            if not step.refusal
+        ]
+        for step, futures in sent:
+            failed = [
+                r
+                for r in await asyncio.gather(*futures, return_exceptions=True)
+                if isinstance(r, BaseException)
+            ]
+            if failed:
+                step.refusal = _refusal(
+                    step.event,
+                    "output_rejected",
+                    f"the broker refused an output: {failed[0]!r}",
+                    "OutputError",
+                )
+        for step in steps:
+            if step.refusal is not None:
+                await self.publisher.dead_letter(step.refusal, step.event.key)
+            if step.staged is not None and table is not None:
+                token = _current_event.set(weakref.ref(step.event))  # the write's changelog partition
+                try:
+                    step.staged.apply(table)
+                finally:
+                    _current_event.reset(token)
+            if step.refusal is None and step.done is not None:
+                step.done()
+
+    def _prepare_all(
+        self, events: Sequence[Any], prepare: Callable[[Any, Staged], Step], table: TableState | None
+    ) -> list[Step]:
+        """Each event against the state the events before it in the batch leave (their staged writes)."""
+        steps = []
+        read: Callable[[str], Any] = table.get if table is not None else (lambda key: None)
+        for event in events:
+            staged = Staged(read)
+            try:
+                step = prepare(event, staged)
+                for m in step.messages:
+                    if m.size > m.limit:
+                        raise OutputError(
+                            "output_too_large",
+                            f"a message for {m.topic} would be {m.size} bytes, over its limit of {m.limit}",
+                        )
+            except OutputError as exc:
+                step = Step(event, refusal=_refusal(event, exc.reason, exc.message, "OutputError"))
+            except Exception as exc:  # a bug: neither stop the agent nor drop the event
+                m = event.message
+                log.exception("internal error on %s[%s]@%s", m.topic, m.partition, m.offset)
+                step = Step(
+                    event,
+                    refusal=_refusal(
+                        event, "internal_error", f"{type(exc).__name__}: {exc}", type(exc).__name__
+                    ),
+                )
+            if step.staged is not None:
+                read = step.staged.get
+            steps.append(step)
+        return steps
 
     # --- form4.raw -> by issuer -------------------------------------------------------------------------------
-    async def parse(self, event: Any) -> None:
+    def parse(self, event: Any, staged: Staged) -> Step:
         m = event.message
-        source = Source(m.topic, m.partition, m.offset, event.key)
-        outcome = await asyncio.to_thread(read_event, event.value, source, self.settings.max_filing_bytes)
+        outcome = read_event(event.value, _source(event), self.settings.max_filing_bytes)
         if isinstance(outcome, DeadLetter):
-            await self.publisher.dead_letter(outcome, event.key)
-            return
-        value = await asyncio.to_thread(outcome.model_dump_json)
+            return Step(event, refusal=outcome)
         headers = [("raw.timestamp", f"{m.timestamp:.3f}".encode())]
-        message = Message(
-            self.channels.by_issuer.get_topic_name(),
-            outcome.issuer.cik.encode(),
-            value.encode(),
-            self.large,
-            headers,
-        )
-        await self.publisher.publish([message])
-        self.metrics.filings.labels(outcome.document_type).inc()
+        topic = self.channels.by_issuer.get_topic_name()
+        value = outcome.model_dump_json().encode()
+        form = outcome.document_type
+        message = Message(topic, outcome.issuer.cik.encode(), value, self.large, headers)
+        return Step(event, [message], done=lambda: self.metrics.filings.labels(form).inc())
 
     # --- by issuer -> outputs, holding candidates by owner ------------------------------------------------------
-    async def process(self, event: Any) -> None:
-        filing = await asyncio.to_thread(Filing.model_validate_json, event.value)
-        if is_duplicate(filing, self.issuer_state):
-            self.metrics.duplicates.inc()
+    def process(self, event: Any, staged: Staged) -> Step:
+        filing = Filing.model_validate_json(event.value)
+        if is_duplicate(filing, staged):
             log.info(
                 "duplicate %s skipped", filing.accession_number, extra={"accession": filing.accession_number}
             )
-            return
-        staged = Staged(self.issuer_state.get)
-        out, messages = await asyncio.to_thread(self._step, event, filing, staged)
-        await self.publisher.publish(messages)
-        staged.apply(self.issuer_state)
-        self._observe(event, filing, out)
-
-    def _step(self, event: Any, filing: Filing, staged: Staged) -> tuple[Outputs, list[Message]]:
-        """The pure step and the encoding of its outputs, in a worker thread: a filing of thousands of rows
-        takes a few hundred ms, which must not stop heartbeats. Only this agent writes the issuer table, and
-        it waits for this, so the reads see a quiet table."""
+            return Step(event, done=self.metrics.duplicates.inc)
         out = process_filing(filing, staged, self.rules)
-        return out, self._messages(event, filing, out)
+        return Step(
+            event, self._messages(event, filing, out), staged, done=lambda: self._observe(event, filing, out)
+        )
 
     def _messages(self, event: Any, filing: Filing, out: Outputs) -> list[Message]:
         c, small = self.channels, self.small
@@ -180,8 +245,7 @@ class Pipeline:
         )
 
     # --- by owner -> owner-state, form4.holdings ----------------------------------------------------------------
-    async def holdings(self, event: Any) -> None:
-        staged = Staged(self.owner_state.get)
+    def holdings(self, event: Any, staged: Staged) -> Step:
         changed = []
         for item in json.loads(event.value):
             candidate = HoldingState.model_validate(item)
@@ -193,9 +257,12 @@ class Pipeline:
             Message(topic, holding_key_string(line.key).encode(), line.model_dump_json().encode(), self.small)
             for line in changed
         ]
-        await self.publisher.publish(messages)
-        staged.apply(self.owner_state)
-        self.metrics.holdings.inc(len(changed))
+        return Step(event, messages, staged, done=lambda: self.metrics.holdings.inc(len(changed)))
+
+
+def batches(stream: faust.StreamT) -> Any:
+    """The stream's events in batches of up to BATCH_EVENTS, each acknowledged once its batch is done."""
+    return cast(Stream, stream).take_events(BATCH_EVENTS, BATCH_WAIT_SECONDS)
 
 
 def declare_agents(app: faust.App, pipeline: Pipeline) -> tuple[Any, ...]:
@@ -204,19 +271,19 @@ def declare_agents(app: faust.App, pipeline: Pipeline) -> tuple[Any, ...]:
     @app.agent(channels.raw)
     async def parse(stream: faust.StreamT) -> None:
         """Raw bytes to a Filing on the by-issuer topic, or a dead letter."""
-        async for event in stream.events():
-            await pipeline.guarded(event, pipeline.parse)
+        async for events in batches(stream):
+            await pipeline.run(events, pipeline.parse, None)
 
     @app.agent(channels.by_issuer)
     async def process(stream: faust.StreamT) -> None:
-        """One filing per issuer partition: dedup, amendment link, records, alerts, holding candidates."""
-        async for event in stream.events():
-            await pipeline.guarded(event, pipeline.process)
+        """Filings per issuer partition: dedup, amendment link, records, alerts, holding candidates."""
+        async for events in batches(stream):
+            await pipeline.run(events, pipeline.process, pipeline.issuer_state)
 
     @app.agent(channels.by_owner)
     async def update_holdings(stream: faust.StreamT) -> None:
         """Last reported balance per holding line; an older row arriving late never overwrites newer state."""
-        async for event in stream.events():
-            await pipeline.guarded(event, pipeline.holdings)
+        async for events in batches(stream):
+            await pipeline.run(events, pipeline.holdings, pipeline.owner_state)
 
     return parse, process, update_holdings

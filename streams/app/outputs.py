@@ -1,18 +1,18 @@
-"""Sending outputs: every message of an event is checked against its size limit before anything is sent, then
-all are sent and awaited together. An output that cannot be sent (too large, refused by the broker) turns the
-event into one dead letter instead of crashing the worker (a crash would repeat on every restart)."""
+"""Sending outputs and dead letters with the app's producer (raw bytes, our own keys), awaiting the broker.
+
+Every message of an event is checked against its size limit before anything is sent; an output that cannot be
+sent (too large, refused by the broker) turns the event into one dead letter instead of crashing the worker
+(a crash would repeat on every restart, since recovery rebuilds the same state)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from streams.metrics import PipelineMetrics
 from streams.models import DeadLetter
-from streams.process import Source, dead_letter
 
 log = logging.getLogger("streams.app")
 
@@ -47,24 +47,12 @@ class Publisher:
         self.dlq_topic = dlq_topic
         self.metrics = metrics
 
-    async def publish(self, messages: Sequence[Message]) -> None:
-        """Send every message and wait until the broker has acknowledged all of them; OutputError otherwise."""
-        for m in messages:
-            if m.size > m.limit:
-                raise OutputError(
-                    "output_too_large",
-                    f"a message for {m.topic} would be {m.size} bytes, over its limit of {m.limit}",
-                )
-        pending = [await self._send(m) for m in messages]
-        results = await asyncio.gather(*pending, return_exceptions=True)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            raise OutputError("output_rejected", f"the broker refused an output: {failed[0]!r}")
-
-    async def _send(self, m: Message) -> Any:
+    async def send(self, m: Message) -> Any:
+        """Hand one message to the producer; the returned future resolves when the broker acknowledges it.
+        A refusal before sending (e.g. the client's own size check) comes back as a failed future."""
         try:
             return await self.app.producer.send(m.topic, m.key, m.value, None, None, m.headers or None)
-        except Exception as exc:  # refused before sending (e.g. the client's own size check)
+        except Exception as exc:
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             future.set_exception(exc)
             return future
@@ -95,10 +83,3 @@ class Publisher:
             letter.message,
             extra={"accession": accession, "reason": letter.reason, "topic": letter.source_topic},
         )
-
-    async def refuse(self, event: Any, reason: str, message: str, error_class: str | None = None) -> None:
-        """The event as a dead letter with ``reason``."""
-        m = event.message
-        source = Source(m.topic, m.partition, m.offset, event.key)
-        letter = dead_letter(event.value or b"", reason, message, source, error_class=error_class)
-        await self.dead_letter(letter, event.key)
