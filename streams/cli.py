@@ -178,10 +178,9 @@ def sink() -> None:
     except Exception as exc:
         from streams.sinks.db import redact
 
+        detail = " ".join(redact(str(exc)).split()) or type(exc).__name__
         typer.echo(
-            f"error: {type(exc).__name__}: {redact(str(exc)).strip().splitlines()[0] if str(exc).strip() else ''} "
-            "(check FORM4_DATABASE_URL and FORM4_BROKER_URL; a restart resumes where the database stands)",
-            err=True,
+            f"error: {type(exc).__name__}: {detail} (a restart resumes where the database stands)", err=True
         )
         raise typer.Exit(1) from None
 

@@ -609,6 +609,26 @@ async def test_paging_returns_each_row_once_newest_first(database_url: str) -> N
         store.close()
 
 
+async def test_queries_survive_a_postgresql_restart(postgres: Any) -> None:
+    url = postgres.database()
+    store = HistoryStore.open(url)
+    queries = HistoryQueries(url)
+    try:
+        messages = outputs(8000, 3, "b3bf39b410b1.xml")
+        batch = build_batch(
+            [Message(k, 0, i, key.encode(), v) for i, (k, key, v) in enumerate(messages)],
+            {k: k for k in ("filings", "transactions", "alerts")},
+        )  # type: ignore[arg-type, misc]
+        store.apply(batch)
+        before = await queries.transactions_of_issuer("320193")
+        assert len(before["items"]) == 18
+        postgres.restart()
+        assert await queries.transactions_of_issuer("320193") == before
+    finally:
+        await queries.close()
+        store.close()
+
+
 # --- pure parts -----------------------------------------------------------------------------------------------
 
 

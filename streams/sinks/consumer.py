@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streams.settings import Settings
 from streams.sinks.batch import Batch, Kind, Message, build_batch
+from streams.sinks.db import parse_database_url
 from streams.sinks.store import Applied, HistoryStore
 from streams.topics import bootstrap_servers, ensure_topics
 
@@ -28,6 +29,10 @@ log = logging.getLogger("streams.sink")
 
 #: Seconds between progress lines in the log.
 PROGRESS_EVERY = 10.0
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The history database cannot be opened: the message names the URL (password masked) and the setting."""
 
 
 class SinkMetrics:
@@ -71,7 +76,13 @@ async def run_sink(settings: Settings, stop: asyncio.Event, metrics: SinkMetrics
 
     metrics = metrics or SinkMetrics()
     kinds = topic_kinds(settings)
-    store = await asyncio.to_thread(HistoryStore.open, settings.database_url)
+    try:
+        store = await asyncio.to_thread(HistoryStore.open, settings.database_url)
+    except Exception as exc:
+        where = parse_database_url(settings.database_url).redacted()
+        raise DatabaseUnavailable(
+            f"cannot open the history database {where} (FORM4_DATABASE_URL): {exc}"
+        ) from exc
     try:
         await ensure_topics(
             bootstrap_servers(settings.broker_url),

@@ -121,6 +121,10 @@ class Connection:
             raise
         self._raw.execute("COMMIT")
 
+    def broken(self) -> bool:
+        """The server closed the connection (restart, network): open a new one."""
+        return self.dialect == "postgresql" and bool(self._raw.closed or self._raw.broken)
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._raw.close()

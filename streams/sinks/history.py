@@ -119,6 +119,16 @@ class HistoryQueries:
         return await loop.run_in_executor(self._pool, self._execute, sql, params)
 
     def _execute(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        conn = self._connection()
+        try:
+            return conn.execute(sql, params)
+        except Exception:
+            if not conn.broken():
+                raise
+        self._discard(conn)  # the server went away (restart): one more try on a new connection
+        return self._connection().execute(sql, params)
+
+    def _connection(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = Connection.open(self.url)
@@ -130,4 +140,11 @@ class HistoryQueries:
                     schema.create(conn)
                     self._schema_ready = True
             self._local.conn = conn
-        return conn.execute(sql, params)
+        return conn
+
+    def _discard(self, conn: Connection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
