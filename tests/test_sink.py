@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 
 from streams.alerts import load_rules
 from streams.alerts.evaluate import evaluate_filing
-from streams.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker, free_port
 from streams.derive.enrich import filing_identity
 from streams.models import Alert, Filing, TransactionRecord
 from streams.parse import parse_filing
@@ -223,6 +224,7 @@ class SinkProcess:
     database_url: str
     workdir: Path
     batch_size: int = 5000
+    metrics_port: int | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -239,6 +241,8 @@ class SinkProcess:
             "FORM4_DATA_DIR": str(self.workdir),
             "FORM4_SINK_BATCH_SIZE": str(self.batch_size),
         }
+        if self.metrics_port is not None:
+            env["FORM4_SINK_METRICS_PORT"] = str(self.metrics_port)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "sink"],
@@ -249,15 +253,19 @@ class SinkProcess:
             )
         return self
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
+    def kill(self, sig: int = signal.SIGKILL) -> int | None:
+        """Send ``sig`` and reap the process; its exit status (None if it had to be killed after 30 s)."""
+        status = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=30)
+                status = self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        return status
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -350,7 +358,7 @@ async def test_sink_stores_the_latest_value_of_every_key(
     ends = merge(ends, await publish(broker.bootstrap, topics, later))
     ends = merge(ends, await publish(broker.bootstrap, topics, [("transactions", None, b"{}")]))  # type: ignore[list-item]
 
-    sink = sinks(topics.prefix, database_url).start()
+    sink = sinks(topics.prefix, database_url, metrics_port=free_port()).start()
     await caught_up(sink, ends)
 
     topics_hold = await topic_contents(broker.bootstrap, topics, ends)
@@ -362,6 +370,16 @@ async def test_sink_stores_the_latest_value_of_every_key(
     skipped = [line for line in sink.log().splitlines() if "skipped malformed message" in line]
     assert len(skipped) == len(MALFORMED) + 1, "\n".join(skipped)  # + the keyless one
     assert sink.alive()
+    with urllib.request.urlopen(f"http://127.0.0.1:{sink.metrics_port}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    counted = {
+        line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("form4_sink_malformed_total{")
+    }
+    assert sum(counted.values()) == len(skipped) and any('reason="key_mismatch"' in k for k in counted), (
+        counted
+    )
 
 
 # --- (b) redelivery changes nothing ---------------------------------------------------------------------------
@@ -389,6 +407,7 @@ async def test_the_same_messages_again_change_nothing(
     assert after["offsets"] == ends
     del before["offsets"], after["offsets"]
     assert after == before  # rows, owners, issuers, arrival numbers and the arrival counter
+    assert sink.kill(signal.SIGTERM) == 0, sink.log()[-2000:]  # a clean stop
 
 
 # --- (c) kill -9 mid-stream, several times; (f) on PostgreSQL too -------------------------------------------
