@@ -207,7 +207,7 @@ def assert_equals_topics(db: dict[str, Any], topics_hold: dict[str, dict[str, st
         if cik not in newest or instant >= newest[cik][0]:
             newest[cik] = (instant, doc["issuer"])
     for cik, (_, issuer) in newest.items():
-        assert db["issuers"][cik][0] == issuer["name"]
+        assert db["issuers"][cik][0] == ((issuer["name"] or "").replace("\x00", "") or None)
 
 
 def _instant(value: str | None) -> str:
@@ -348,7 +348,18 @@ async def test_sink_stores_the_latest_value_of_every_key(
     first_filing = messages[0]
     # Later versions, tombstones and malformed messages, after the originals.
     superseded = json.loads(first_record[2] or b"{}") | {"superseded_by": "0009999999-26-999999"}
+    # Valid by the contract, but NUL is no PostgreSQL text: indexed copies drop it, the payload keeps it.
+    filing_doc = json.loads(next(v for k, _, v in reversed(messages) if k == "filings") or b"{}")
+    filing_doc["issuer"]["name"] = "NUL\u0000 Corp"
+    filing_doc["accession_number"] = "0009999997-26-000001"
+    filing_doc["acceptance_datetime"] = (
+        "2030-01-02T09:30:00-05:00"  # the issuer's newest: its name is the NUL one
+    )
+    alert_doc = json.loads(next(v for k, _, v in messages if k == "alerts") or b"{}")
+    alert_doc["rule"] = "rule\u0000with nul"
     later: list[Out] = [
+        ("filings", "0009999997-26-000001", json.dumps(filing_doc).encode()),
+        ("alerts", alert_doc["alert_id"], json.dumps(alert_doc).encode()),
         ("transactions", first_record[1], json.dumps(superseded).encode()),
         ("filings", first_filing[1], None),
         *MALFORMED,
@@ -366,6 +377,7 @@ async def test_sink_stores_the_latest_value_of_every_key(
     db = snapshot(database_url)
     assert_equals_topics(db, topics_hold)
     assert json.loads(db["transactions"][first_record[1]])["superseded_by"] == "0009999999-26-999999"
+    assert json.loads(db["filings"]["0009999997-26-000001"])["issuer"]["name"] == "NUL\x00 Corp"
     assert db["offsets"] == ends
     skipped = [line for line in sink.log().splitlines() if "skipped malformed message" in line]
     assert len(skipped) == len(MALFORMED) + 1, "\n".join(skipped)  # + the keyless one
@@ -713,6 +725,7 @@ def test_malformed_messages_are_skipped_with_a_reason() -> None:
         Message("t", 0, 3, record[1].encode(), b"[1, 2]"),
         Message("t", 0, 4, record[1].encode(), record[2]),
         Message("t", 0, 5, record[1].encode(), b"{broken"),  # does not undo the good one before it
+        Message("t", 0, 6, b"nul\x00key", record[2]),
         Message("f", 1, 7, b"k", json.dumps({"document_type": "4", "issuer": {"cik": "12"}}).encode()),
         Message(
             "a",
@@ -738,11 +751,12 @@ def test_malformed_messages_are_skipped_with_a_reason() -> None:
         "key_mismatch",
         "not_json",
         "not_json",
+        "bad_key",
         "missing_field",
         "bad_field",
     ]
     assert list(batch.transactions) == [record[1]] and batch.transactions[record[1]] is not None
-    assert batch.offsets == {("t", 0): 6, ("f", 1): 8, ("a", 2): 10} and batch.messages == len(messages)
+    assert batch.offsets == {("t", 0): 7, ("f", 1): 8, ("a", 2): 10} and batch.messages == len(messages)
 
 
 def test_alert_sort_time_falls_back_to_the_window_end() -> None:

@@ -18,6 +18,7 @@ from streams.sinks.rows import (
     TransactionRow,
     alert_row,
     filing_row,
+    storable_key,
     transaction_row,
 )
 
@@ -66,7 +67,7 @@ def build_batch(messages: Iterable[Message], kinds: Mapping[str, Kind]) -> Batch
             if m.key is None:
                 raise Malformed("no_key", "the message has no key, so it cannot be stored by key")
             try:
-                key = m.key.decode("utf-8")
+                key = storable_key(m.key.decode("utf-8"))
             except UnicodeDecodeError:
                 raise Malformed("bad_key", "the key is not UTF-8") from None
             kind = kinds[m.topic]

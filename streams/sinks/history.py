@@ -100,7 +100,8 @@ class HistoryQueries:
         return {"cik": cik, "name": name, "ticker": found, "as_of": as_of or None}
 
     async def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Wait for the queries in progress (off the event loop), then close every connection."""
+        await asyncio.to_thread(self._pool.shutdown, True)
         with self._lock:
             for conn in self._connections:
                 conn.close()

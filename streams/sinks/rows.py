@@ -99,12 +99,12 @@ def filing_row(key: str, value: bytes) -> FilingRow:
 
 def transaction_row(key: str, value: bytes) -> TransactionRow:
     doc, payload = _document(value)
-    txn_id = _text(doc, "txn_id")
+    txn_id = doc.get("txn_id")
     if txn_id != key:
         raise Malformed("key_mismatch", f"message key {key!r} is not its txn_id {txn_id!r}")
     accepted = _optional_text(doc, "acceptance_datetime")
     return TransactionRow(
-        txn_id=txn_id,
+        txn_id=key,
         accession=_optional_text(doc, "accession_number"),
         issuer_cik=_issuer(doc)["cik"],
         transaction_date=_date_text(doc, "transaction_date"),
@@ -118,7 +118,7 @@ def transaction_row(key: str, value: bytes) -> TransactionRow:
 
 def alert_row(key: str, value: bytes) -> AlertRow:
     doc, payload = _document(value)
-    alert_id = _text(doc, "alert_id")
+    alert_id = doc.get("alert_id")
     if alert_id != key:
         raise Malformed("key_mismatch", f"message key {key!r} is not its alert_id {alert_id!r}")
     accepted = _optional_text(doc, "acceptance_datetime")
@@ -131,7 +131,7 @@ def alert_row(key: str, value: bytes) -> AlertRow:
     else:
         sort_at = day_start_key(date.fromisoformat(window_end)) if window_end else ""
     return AlertRow(
-        alert_id=alert_id,
+        alert_id=key,
         issuer_cik=_issuer(doc)["cik"],
         rule=_text(doc, "rule"),
         severity=_text(doc, "severity"),
@@ -155,18 +155,31 @@ def _document(value: bytes) -> tuple[dict[str, Any], str]:
     return doc, payload
 
 
+def storable_key(key: str) -> str:
+    """A key the databases can hold exactly: no NUL (PostgreSQL text refuses it), no lone surrogate."""
+    if "\x00" in key or _column(key) != key:
+        raise Malformed("bad_key", f"the key {key!r} contains NUL or an unpaired surrogate")
+    return key
+
+
+def _column(value: str) -> str:
+    """An indexed copy of a payload string both databases accept: NUL dropped, lone surrogates replaced (a
+    JSON escape such as \\u0000 can put them there). The payload itself is stored exactly as published."""
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
 def _text(doc: dict[str, Any], name: str) -> str:
     value = doc.get(name)
     if not isinstance(value, str) or not value:
         raise Malformed("missing_field", f"{name} must be a non-empty string, got {value!r}")
-    return value
+    return _column(value)
 
 
 def _optional_text(doc: dict[str, Any], name: str) -> str | None:
     value = doc.get(name)
     if value is not None and not isinstance(value, str):
         raise Malformed("bad_field", f"{name} must be a string or null, got {value!r}")
-    return value or None
+    return (_column(value) or None) if value else None
 
 
 def _date_text(doc: dict[str, Any], name: str) -> str | None:
