@@ -34,6 +34,7 @@ from streams.parse import parse_filing
 from streams.records import transaction_records
 from streams.sinks import query
 from streams.sinks.batch import Message, build_batch
+from streams.sinks.consumer import write_messages
 from streams.sinks.db import Connection, parse_database_url
 from streams.sinks.history import HistoryQueries
 from streams.sinks.rows import EASTERN
@@ -757,6 +758,30 @@ def test_malformed_messages_are_skipped_with_a_reason() -> None:
     ]
     assert list(batch.transactions) == [record[1]] and batch.transactions[record[1]] is not None
     assert batch.offsets == {("t", 0): 7, ("f", 1): 8, ("a", 2): 10} and batch.messages == len(messages)
+
+
+def test_a_message_the_database_refuses_is_skipped_and_the_rest_written(sqlite_url: str) -> None:
+    """Whatever the checks miss, a value the database refuses costs that message only: no crash loop."""
+    store = HistoryStore.open(sqlite_url)
+    try:
+        messages = [m for m in outputs(9000, 4) if m[0] == "transactions"]
+        refused = messages[2][1]
+        store.conn.execute(
+            f"CREATE TRIGGER refuse BEFORE INSERT ON transactions WHEN NEW.txn_id = '{refused}' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the database'); END"
+        )
+        batch, applied = write_messages(
+            store,
+            [Message("t", 0, i, k.encode(), v) for i, (_, k, v) in enumerate(messages)],
+            {"t": "transactions"},
+        )
+        assert [(s.offset, s.reason) for s in batch.skipped] == [(2, "unstorable")]
+        assert applied.transactions == len(messages) - 1
+        db = snapshot(sqlite_url)
+        assert set(db["transactions"]) == {k for _, k, _ in messages} - {refused}
+        assert db["offsets"] == {("t", 0): len(messages)}
+    finally:
+        store.close()
 
 
 def test_alert_sort_time_falls_back_to_the_window_end() -> None:

@@ -15,12 +15,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streams.settings import Settings
-from streams.sinks.batch import Batch, Kind, Message, build_batch
+from streams.sinks.batch import Batch, Kind, Message, Skipped, build_batch
 from streams.sinks.db import parse_database_url
 from streams.sinks.store import Applied, HistoryStore
 from streams.topics import bootstrap_servers, ensure_topics
@@ -155,7 +155,7 @@ async def _loop(
                 for tp, ms in fetched.items()
                 for m in ms
             ]
-            batch, applied = await asyncio.to_thread(_write, store, messages, kinds)
+            batch, applied = await asyncio.to_thread(write_messages, store, messages, kinds)
             for tp, ms in fetched.items():
                 metrics.messages.labels(tp.topic).inc(len(ms))
             _account(batch, applied, metrics, progress)
@@ -175,10 +175,43 @@ async def _loop(
             progress = Progress(since=now)
 
 
-def _write(store: HistoryStore, messages: list[Message], kinds: Mapping[str, Kind]) -> tuple[Batch, Applied]:
-    """Reduce and write one batch (in a worker thread: JSON decoding and SQL stay off the event loop)."""
+def write_messages(
+    store: HistoryStore, messages: list[Message], kinds: Mapping[str, Kind]
+) -> tuple[Batch, Applied]:
+    """Reduce and write one batch (in a worker thread: JSON decoding and SQL stay off the event loop).
+
+    Should the database refuse the batch's data, the messages are written one by one, each with its offset, and
+    the one it refuses is skipped as ``unstorable``: one message never stops the sink, nor makes it crash-loop.
+    """
     batch = build_batch(messages, kinds)
-    return batch, store.apply(batch)
+    try:
+        return batch, store.apply(batch)
+    except Exception as exc:
+        if not store.conn.refused(exc):
+            raise
+        log.warning(
+            "the database refused a batch (%s): writing its %d messages one by one", exc, len(messages)
+        )
+    total = Batch(messages=len(messages))
+    applied = Applied(0, 0, 0, 0)
+    for message in messages:
+        single = build_batch([message], kinds)
+        try:
+            done = store.apply(single)
+        except Exception as exc:
+            if not store.conn.refused(exc):
+                raise
+            where = (message.topic, message.partition)
+            key = message.key.decode("utf-8", "replace") if message.key is not None else None
+            single = Batch(offsets={where: message.offset + 1}, messages=1)
+            single.skipped.append(
+                Skipped(*where, message.offset, key, "unstorable", " ".join(str(exc).split())[:300])
+            )
+            done = store.apply(single)
+        total.skipped += single.skipped
+        total.offsets.update(single.offsets)
+        applied = Applied(*(a + b for a, b in zip(astuple(applied), astuple(done), strict=True)))
+    return total, applied
 
 
 def _account(batch: Batch, applied: Applied, metrics: SinkMetrics, progress: Progress) -> None:

@@ -121,6 +121,17 @@ class Connection:
             raise
         self._raw.execute("COMMIT")
 
+    def refused(self, exc: BaseException) -> bool:
+        """The database refused the data itself (a value out of range, a constraint), not the connection: writing
+        the same rows again would fail again."""
+        if isinstance(exc, OverflowError | UnicodeEncodeError):
+            return True
+        if self.dialect == "sqlite":
+            return isinstance(exc, sqlite3.DataError | sqlite3.IntegrityError)
+        import psycopg
+
+        return isinstance(exc, psycopg.DataError | psycopg.IntegrityError)
+
     def broken(self) -> bool:
         """The server closed the connection (restart, network): open a new one."""
         return self.dialect == "postgresql" and bool(self._raw.closed or self._raw.broken)

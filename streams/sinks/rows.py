@@ -124,8 +124,10 @@ def alert_row(key: str, value: bytes) -> AlertRow:
     accepted = _optional_text(doc, "acceptance_datetime")
     window_end = _date_text(doc, "window_end")
     revision = doc.get("revision")
-    if revision is not None and (not isinstance(revision, int) or isinstance(revision, bool)):
-        raise Malformed("bad_field", f"revision must be an integer, got {revision!r}")
+    if revision is not None and (
+        not isinstance(revision, int) or isinstance(revision, bool) or not -(2**63) <= revision < 2**63
+    ):
+        raise Malformed("bad_field", f"revision must be a 64-bit integer, got {revision!r}")
     if accepted is not None:
         sort_at = _instant_key(accepted)
     else:
