@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import astuple, dataclass
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streams.settings import Settings
@@ -72,8 +73,6 @@ def topic_kinds(settings: Settings) -> dict[str, Kind]:
 async def run_sink(settings: Settings, stop: asyncio.Event, metrics: SinkMetrics | None = None) -> None:
     """Run until ``stop`` is set; a database or broker failure raises (the offsets in the database make a restart
     safe)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
     metrics = metrics or SinkMetrics()
     kinds = topic_kinds(settings)
     try:
@@ -125,21 +124,21 @@ async def run_sink(settings: Settings, stop: asyncio.Event, metrics: SinkMetrics
         await asyncio.to_thread(store.close)
 
 
-async def _partitions(consumer: object, topics: list[str]) -> list[tuple[str, int]]:
+async def _partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[tuple[str, int]]:
     """Every (topic, partition) of ``topics``, once the metadata lists them (ensure_topics created them)."""
     deadline = time.monotonic() + 30.0
     while True:
-        found = {t: consumer.partitions_for_topic(t) for t in topics}  # type: ignore[attr-defined]
+        found = {t: consumer.partitions_for_topic(t) for t in topics}
         if all(found.values()):
             return [(t, p) for t in topics for p in sorted(found[t] or ())]
         if time.monotonic() > deadline:
             raise TimeoutError(f"topics {', '.join(t for t, p in found.items() if not p)} have no partitions")
-        await consumer.force_metadata_update()  # type: ignore[attr-defined]
+        await consumer.force_metadata_update()
         await asyncio.sleep(0.1)
 
 
 async def _loop(
-    consumer: object,
+    consumer: AIOKafkaConsumer,
     store: HistoryStore,
     kinds: Mapping[str, Kind],
     batch_size: int,
@@ -148,7 +147,7 @@ async def _loop(
 ) -> None:
     progress = Progress(since=time.monotonic())
     while not stop.is_set():
-        fetched = await consumer.getmany(timeout_ms=200, max_records=batch_size)  # type: ignore[attr-defined]
+        fetched = await consumer.getmany(timeout_ms=200, max_records=batch_size)
         if fetched:
             messages = [
                 Message(tp.topic, tp.partition, m.offset, m.key, m.value)
@@ -236,16 +235,16 @@ def _account(batch: Batch, applied: Applied, metrics: SinkMetrics, progress: Pro
     progress.skipped += len(batch.skipped)
 
 
-async def _lag(consumer: object, metrics: SinkMetrics) -> int | None:
+async def _lag(consumer: AIOKafkaConsumer, metrics: SinkMetrics) -> int | None:
     """Messages behind the broker's high watermark (known once a fetch answered for the partition; Tansu's
     ListOffsets(latest) is wrong, the Fetch high watermark is right)."""
     total = 0
     known = False
-    for tp in consumer.assignment():  # type: ignore[attr-defined]
-        high = consumer.highwater(tp)  # type: ignore[attr-defined]
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
         if high is None:
             continue
-        behind = max(0, high - await consumer.position(tp))  # type: ignore[attr-defined]
+        behind = max(0, high - await consumer.position(tp))
         metrics.lag.labels(tp.topic, str(tp.partition)).set(behind)
         total += behind
         known = True
