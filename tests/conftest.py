@@ -1,3 +1,4 @@
-"""Shared fixtures: the embedded Tansu broker (tests/broker.py) for integration tests."""
+"""Shared fixtures: the embedded Tansu broker (tests/broker.py) for integration tests, and a throwaway
+PostgreSQL server (tests/postgres.py) for the history-store tests."""
 
-pytest_plugins = ["tests.broker"]
+pytest_plugins = ["tests.broker", "tests.postgres"]

@@ -42,8 +42,6 @@ from streams.sinks.store import HistoryStore
 from streams.topics import Topics, ensure_topics
 from tests.broker import Record, consume_all, produce, unique_name, wait_for
 
-pytest_plugins = ["tests.postgres"]
-
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted(p for p in (ROOT / "samples").iterdir() if p.suffix in (".xml", ".txt"))
 XML = [p for p in SAMPLES if p.suffix == ".xml"]
