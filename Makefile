@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint browser schemas bench-parse clean
+.PHONY: run test lint browser postgres schemas bench-parse clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ $(VENV)/.bench-installed: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m streams.demo
 
-test: lint browser
+test: lint browser postgres
 	$(BIN)/python -m pytest
 
 # Chromium for the browser test (tests/test_page.py); without it that test is skipped, nothing fails.
 browser:
 	@command -v chromium >/dev/null || (command -v apt-get >/dev/null && (apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1))) || echo "chromium could not be installed (apt-get install chromium): the browser test will be skipped"
+
+# PostgreSQL for the history-store tests (tests/test_sink.py start their own server from it); without it those
+# tests are skipped, nothing fails.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (command -v apt-get >/dev/null && (apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends postgresql >/dev/null 2>&1))) || echo "postgresql could not be installed (apt-get install postgresql): the PostgreSQL tests will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams tests bench

@@ -142,6 +142,49 @@ def worker() -> None:
     Worker(faust_app, loglevel=settings.log_level).execute_from_commandline()
 
 
+@app.command()
+def sink() -> None:
+    """Copy form4.filings, form4.transactions and form4.alerts into the history database, exactly once.
+
+    FORM4_DATABASE_URL: sqlite:///<path> (default .form4-data/form4.sqlite3) or postgresql://user@host:port/db.
+    Each batch and the offsets it reaches commit in one transaction, so a restart (even after kill -9) resumes
+    where the database stands. Run one sink per database. Ctrl-C stops it cleanly.
+    """
+    import asyncio
+    import signal
+
+    from streams.logs import setup_logging
+    from streams.sinks.consumer import SinkMetrics, run_sink
+
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_format)
+    metrics = SinkMetrics()
+    if settings.sink_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(
+            settings.sink_metrics_port, addr=settings.web_bind or settings.web_host, registry=metrics.registry
+        )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_sink(settings, stop, metrics)
+
+    try:
+        asyncio.run(main())
+    except Exception as exc:
+        from streams.sinks.db import redact
+
+        detail = " ".join(redact(str(exc)).split()) or type(exc).__name__
+        typer.echo(
+            f"error: {type(exc).__name__}: {detail} (a restart resumes where the database stands)", err=True
+        )
+        raise typer.Exit(1) from None
+
+
 ingest_app = typer.Typer(help="Publish raw filings to form4.raw.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 

@@ -149,6 +149,23 @@ class Settings(BaseSettings):
         description="Inputs larger than this go to the DLQ as too_large before any parsing (default 5 MiB).",
     )
 
+    # --- History store (`form4 sink`) ---------------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///.form4-data/form4.sqlite3",
+        description="SQL history store fed by `form4 sink` and read by the history queries: "
+        "sqlite:///<path> (relative to the working directory; sqlite:////<absolute path>), the embedded "
+        "default on one machine, or postgresql://user[:password]@host:port/db for several workers.",
+    )
+    sink_batch_size: int = Field(
+        5000, ge=1, description="Most messages `form4 sink` writes to the database in one transaction."
+    )
+    sink_metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port on which `form4 sink` serves Prometheus /metrics; unset = no metrics server.",
+    )
+
     # --- Logging -------------------------------------------------------------------------------------------
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info",
@@ -242,6 +259,14 @@ class Settings(BaseSettings):
     @classmethod
     def _prefix(cls, value: str) -> str:
         return validate_prefix(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        from streams.sinks.db import parse_database_url
+
+        parse_database_url(value)  # raises ValueError saying what a valid URL looks like
+        return value.strip()
 
     @field_validator("broker_url")
     @classmethod

@@ -2,16 +2,21 @@
 
 Every topic name is ``<prefix>.<suffix>`` (default prefix ``form4``):
 
-=================  ============================================================  ==========
-attribute          content                                                       cleanup
-=================  ============================================================  ==========
-``raw``            input: raw filing bytes, keyed by accession number            delete
-``filings``        parsed filing envelopes, keyed by accession number            delete
-``transactions``   one record per transaction/holding row                        delete
-``holdings``       current insider holdings (last reported wins)                 compact
-``alerts``         alerts emitted by the rules                                   delete
-``dlq``            inputs that could not be processed: original bytes + headers  delete
-=================  ============================================================  ==========
+=================  ============================================================  =========================
+attribute          content                                                       kept
+=================  ============================================================  =========================
+``raw``            input: raw filing bytes, keyed by accession number            forever (delete, no limit)
+``filings``        parsed filings, keyed by accession number (or ``sha256:``)    compact, forever
+``transactions``   one record per transaction row, keyed by txn_id               compact, forever
+``holdings``       current insider holdings (last reported wins)                 compact, forever
+``alerts``         alerts emitted by the rules, keyed by alert_id                compact, forever
+``dlq``            inputs that could not be processed: original bytes + headers  delete after 30 days
+=================  ============================================================  =========================
+
+``raw`` is the system of record: kept indefinitely (a year of Forms 3/4/5 is a few GB), so state and outputs can
+be rebuilt from it after a parser or rules upgrade. ``filings``, ``transactions`` and ``alerts`` are compacted by
+their deterministic keys: the latest version of every key stays forever, so a new downstream service (e.g. the
+history store, ``form4 sink``) can read the whole history from the topics.
 
 Every topic is created with explicit ``retention.ms`` and ``retention.bytes``: Tansu's DescribeConfigs returns
 only explicitly set configs and no broker defaults, and clients that derive configs from a source topic (Quix
@@ -32,11 +37,9 @@ log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 60 * 60 * 1000
 
-#: Retention of the event topics (raw, filings, transactions, alerts): 7 days.
-EVENT_RETENTION_MS = 7 * DAY_MS
 #: Retention of the dead-letter topic: 30 days, so failures can still be replayed after a fix.
 DLQ_RETENTION_MS = 30 * DAY_MS
-#: No size limit: retention is by time only (``-1`` = unlimited).
+#: No limit (``-1``): kept forever, by time and by size.
 UNLIMITED = -1
 
 #: Legal Kafka topic-name characters; the prefix must also be non-empty.
@@ -55,19 +58,24 @@ def _delete_policy(retention_ms: int) -> dict[str, str]:
     }
 
 
-#: Per-suffix topic configs. The holdings topic is a changelog-like "latest value per key" topic: compacted,
-#: never deleted by time or size (a partition emptied by retention breaks Faust recovery, faust#597).
+def _compact_policy() -> dict[str, str]:
+    """The latest value of every key forever: never deleted by time or size (a partition emptied by retention
+    also breaks Faust recovery, faust#597)."""
+    return {
+        "cleanup.policy": "compact",
+        "retention.ms": str(UNLIMITED),
+        "retention.bytes": str(UNLIMITED),
+    }
+
+
+#: Per-suffix topic configs.
 TOPIC_CONFIGS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
-        "raw": _delete_policy(EVENT_RETENTION_MS),
-        "filings": _delete_policy(EVENT_RETENTION_MS),
-        "transactions": _delete_policy(EVENT_RETENTION_MS),
-        "holdings": {
-            "cleanup.policy": "compact",
-            "retention.ms": str(UNLIMITED),
-            "retention.bytes": str(UNLIMITED),
-        },
-        "alerts": _delete_policy(EVENT_RETENTION_MS),
+        "raw": _delete_policy(UNLIMITED),
+        "filings": _compact_policy(),
+        "transactions": _compact_policy(),
+        "holdings": _compact_policy(),
+        "alerts": _compact_policy(),
         "dlq": _delete_policy(DLQ_RETENTION_MS),
     }
 )

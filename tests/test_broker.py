@@ -249,11 +249,12 @@ async def test_ensure_topics_creates_all_six_with_partitions_and_configs(broker:
     ]  # fmt: skip
     partitions, configs = await describe(broker.bootstrap, topics.all())
     assert partitions == dict.fromkeys(topics.all(), 4)
-    assert configs[topics.holdings]["cleanup.policy"] == "compact"
-    for name in topics.all():
-        assert "retention.ms" in configs[name] and "retention.bytes" in configs[name], configs[name]
-        if name != topics.holdings:
-            assert configs[name]["cleanup.policy"] == "delete"
+    # Outputs keep the latest value of every key forever; raw (the system of record) is never deleted.
+    for name in (topics.filings, topics.transactions, topics.holdings, topics.alerts):
+        assert configs[name] == {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
+    assert configs[topics.raw] == {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+    assert configs[topics.dlq]["cleanup.policy"] == "delete"
+    assert int(configs[topics.dlq]["retention.ms"]) == 30 * 24 * 3600 * 1000
 
     again = await ensure_topics(broker.bootstrap, topics, partitions=4)
     assert again.created == () and set(again.existing) == set(topics.all()) and not again.mismatched
