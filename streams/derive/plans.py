@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from streams.derive import FREE_TEXT_CAP
+
 _DASH = "-‐‑‒–—−"  # hyphen-minus, hyphen, non-breaking hyphen, figure dash, en dash, em dash, minus sign
 
 # "10b5-1", "10b-5-1", "10b5–1", "10b 5-1", "10b51": between the 5 and the 1 a dash or nothing. A plain space
@@ -66,25 +68,36 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _ABBREVIATION = re.compile(
     rf"\b(?:{_MONTH_NAMES}|mr|mrs|ms|dr|jr|sr|st|inc|co|corp|ltd|no|nos|l\.p|l\.l\.c|u\.s|n\.a|v|vs)\.$", re.I
 )
+_ABBREVIATION_TAIL = 16  # longer than any abbreviation above with the word boundary before it
 # A later sentence about "the plan" (not "the 2020 Equity Incentive Plan") can give the date.
 _THE_PLAN = re.compile(r"\b(?:the|such|this|that|said|trading)\s+plan\b", re.IGNORECASE)
 
 
 def mentions_10b5_1(text: str | None) -> bool:
-    """True when the text cites Rule 10b5-1 in any of its spellings, never for bare Rule 10b-5."""
-    return text is not None and _MAYBE.search(text) is not None and _MENTION.search(text) is not None
+    """True when the text cites Rule 10b5-1 in any of its spellings, never for bare Rule 10b-5.
+
+    Reads the first FREE_TEXT_CAP characters.
+    """
+    if not text:
+        return False
+    text = text[:FREE_TEXT_CAP]
+    return _MAYBE.search(text) is not None and _MENTION.search(text) is not None
 
 
 def _sentences(text: str) -> list[str]:
     """Split on sentence punctuation, gluing back splits after abbreviations ("Mr. Smith") or before a
-    piece that does not start with a capital ("Dec. 6", "Inc. and")."""
-    out: list[str] = []
+    piece that does not start with a capital ("Dec. 6", "Inc. and").
+
+    Linear: a sentence is built as a list of pieces, and the abbreviation test looks only at the tail of the
+    piece before the split (an abbreviation is a short word), never at the whole sentence so far.
+    """
+    out: list[list[str]] = []
     for piece in _SENTENCE_END.split(text):
-        if out and (_ABBREVIATION.search(out[-1]) or not piece[:1].isupper()):
-            out[-1] = f"{out[-1]} {piece}"
+        if out and (_ABBREVIATION.search(out[-1][-1][-_ABBREVIATION_TAIL:]) or not piece[:1].isupper()):
+            out[-1].append(piece)
         else:
-            out.append(piece)
-    return out
+            out.append([piece])
+    return [" ".join(pieces) for pieces in out]
 
 
 def _to_date(found: re.Match[str]) -> date | None:
@@ -112,9 +125,11 @@ def plan_adoption_date(text: str | None) -> date | None:
     The sentence must cite 10b5-1, or speak of "the plan" in a text that cites 10b5-1 elsewhere. The date must
     follow "adopted"/"entered into"/"adoption date" closely (see ``_GAP_STOP``), so a modification or trade
     date is not taken for it. First such date in text order; None when there is none or it is not a real date.
+    Reads the first FREE_TEXT_CAP characters.
     """
     if not text or not mentions_10b5_1(text):
         return None
+    text = text[:FREE_TEXT_CAP]
     for sentence in _sentences(text):
         if not (mentions_10b5_1(sentence) or _THE_PLAN.search(sentence)):
             continue
