@@ -221,9 +221,10 @@ def _derive_transaction(
 IMPLAUSIBLE_PRICE = Decimal(1_000_000)
 # Above any real single trade (the largest insider and 10% owner trades are a few $10B).
 IMPLAUSIBLE_VALUE = Decimal(100_000_000_000)
-# A reported price this far outside the range its own footnote states is not an average of those fills
-# (a weighted average lies inside its range; the slack covers rounding of the range's ends).
-RANGE_SLACK = Decimal("0.01")
+# A reported price more than this fraction outside every range its own footnotes state is not an average of
+# those fills (a weighted average lies inside its range). Generous, so a typo in the footnote's range (GOOG
+# 0001127602-15-028697 states $663.91-$664.90 beside a $634.4608 average) does not discredit a sound price.
+RANGE_SLACK = Decimal("0.10")
 # An open-market price this many times above (or below) the median of the filing's other open-market prices
 # for the same security, with at least OUTLIER_MIN_PEERS others to compare with.
 OUTLIER_FACTOR = Decimal(10)

@@ -11,10 +11,25 @@ from decimal import Decimal
 
 from streams.parse.errors import ErrorCode, ParseError
 
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_GROUPED = re.compile(r"\$?\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?|\$\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# ASCII digits only (re.ASCII): "\d" alone would take Arabic-Indic and other digits, which Decimal and int read.
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+_GROUPED = re.compile(r"\$?\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?|\$\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 # xs:date, optionally with a time part or a timezone suffix such as 2011-09-15-05:00 or 2021-09-30Z.
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T[\d:.]+)?(?:Z|[+-]\d{2}:?\d{2})?")
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T[\d:.]+)?(?:Z|[+-]\d{2}:?\d{2})?", re.ASCII)
+
+# Bounds every later step handles (checked by tests/test_pipeline_properties.py). A number has at most
+# MAX_INTEGER_DIGITS digits before the point (a quadrillion: real share counts and dollar values stay under
+# 10^12) and MAX_DECIMAL_PLACES after it, so at most 25 significant digits: exact in Decimal's default
+# 28-digit context, products and sums round instead of failing, and int() and formatting always work. A date
+# lies in MIN_DATE..MAX_DATE, so adding or subtracting years stays representable and business-day counts
+# stay cheap; real filings' dates (including typo'd years such as 2202) lie well inside.
+MAX_INTEGER_DIGITS = 15
+MAX_DECIMAL_PLACES = 10
+_MAX_NUMBER_CHARS = 64  # longer than any bounded number with a sign, "$", separators and padding zeros
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2200, 12, 31)
+_NUMBER_BOUNDS = f"a decimal number with at most {MAX_INTEGER_DIGITS} digits before the point and {MAX_DECIMAL_PLACES} after"
+_DATE_BOUNDS = f"a date YYYY-MM-DD between {MIN_DATE} and {MAX_DATE}"
 _TRUE = frozenset({"1", "true"})
 _FALSE = frozenset({"0", "false"})
 
@@ -29,31 +44,52 @@ def to_text(text: str, element: str, warnings: list[str]) -> str:
 
 
 def to_decimal(text: str, element: str, warnings: list[str]) -> Decimal:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise invalid(element, text, _NUMBER_BOUNDS)
     plain = text.replace(".", "", 1)
-    if plain.isdigit() and plain.isascii():  # the common case, without a regex
-        return Decimal(text)
-    if _DECIMAL.fullmatch(text):
-        return Decimal(text)
+    if (plain.isdigit() and plain.isascii()) or _DECIMAL.fullmatch(text):  # the common case first, no regex
+        return bounded_decimal(Decimal(text), element, text)
     if _GROUPED.fullmatch(text):
         # Forbidden by the schema but unambiguous: "1,234.50" or "$2.38" mean one number only.
         warnings.append(f"<{element}> value {text!r} carried '$' or thousands separators; read as a number")
-        return Decimal(text.replace(",", "").replace("$", "").replace(" ", ""))
+        return bounded_decimal(
+            Decimal(text.replace(",", "").replace("$", "").replace(" ", "")), element, text
+        )
     raise invalid(element, text, "a decimal number")
 
 
+def bounded_decimal(value: Decimal, element: str, text: str) -> Decimal:
+    """The value itself when later steps can take it (see MAX_INTEGER_DIGITS), else invalid_value."""
+    exponent = value.as_tuple().exponent
+    if value.adjusted() >= MAX_INTEGER_DIGITS or (
+        isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES
+    ):
+        raise invalid(element, text, _NUMBER_BOUNDS)
+    return value
+
+
 def to_date(text: str, element: str, warnings: list[str] | None = None) -> date:
+    value: date | None = None
     if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.isascii():
         try:
-            return date.fromisoformat(text)
+            value = date.fromisoformat(text)
         except ValueError:
             raise invalid(element, text, "a date YYYY-MM-DD") from None
-    m = _DATE.fullmatch(text)
-    if m:
+    elif m := _DATE.fullmatch(text):
         try:
-            return date(int(m[1]), int(m[2]), int(m[3]))
+            value = date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
             pass
-    raise invalid(element, text, "a date YYYY-MM-DD")
+    if value is None:
+        raise invalid(element, text, "a date YYYY-MM-DD")
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise invalid(element, text, _DATE_BOUNDS)
+    return value
+
+
+def date_in_bounds(value: date) -> bool:
+    """A date (or a datetime's date) every later step handles: MIN_DATE..MAX_DATE."""
+    return MIN_DATE <= value <= MAX_DATE
 
 
 def to_bool(text: str, element: str, warnings: list[str] | None = None) -> bool:
@@ -66,6 +102,6 @@ def to_bool(text: str, element: str, warnings: list[str] | None = None) -> bool:
 
 
 def to_cik(text: str, element: str) -> str:
-    if text.isdigit() and len(text) <= 10:
+    if text.isdigit() and text.isascii() and len(text) <= 10:
         return text.zfill(10)
     raise invalid(element, text, "a CIK of at most 10 digits")
