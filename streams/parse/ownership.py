@@ -248,7 +248,7 @@ def _check_characters(root: etree._Element) -> None:
     are not UTF-8 and no later step can encode: refuse them here, naming the element."""
     for el in root.iter():
         try:
-            el.text, el.tail, list(el.attrib.values())  # noqa: B018 - reading is the check
+            el.text, el.tail, list(el.attrib.values())
         except UnicodeDecodeError:
             name = _local(el.tag) or "a comment"
             raise ParseError(
