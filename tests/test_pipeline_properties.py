@@ -64,12 +64,16 @@ def xml_text(text: str) -> str:
 decimals = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False).map(str),  # includes exponents: 1E+35
     st.integers(0, 30).flatmap(
-        lambda places: st.decimals(allow_nan=False, allow_infinity=False, places=places).map(lambda d: f"{d:f}")
+        lambda places: st.decimals(allow_nan=False, allow_infinity=False, places=places).map(
+            lambda d: f"{d:f}"
+        )
     ),
     st.integers(-(10**40), 10**40).map(str),
     st.integers(1, 6000).map(lambda n: "9" * n),
     st.integers(1, 40).map(lambda n: "0." + "0" * n + "1"),
-    st.sampled_from(["1E+35", "-0", "-1", "0.0000000001", "999999999999999.9999999999", "١٣١٨٦٠٥", "1,234.5"]),
+    st.sampled_from(
+        ["1E+35", "-0", "-1", "0.0000000001", "999999999999999.9999999999", "١٣١٨٦٠٥", "1,234.5"]
+    ),
 )
 dates = st.one_of(
     st.dates().map(date.isoformat),
@@ -175,7 +179,9 @@ def test_every_event_ends_as_a_serialisable_filing_or_a_parser_dead_letter(
 
 
 @SETTINGS
-@given(st.sampled_from(SEEDS), st.lists(st.tuples(st.integers(0, 10_000), replacement), min_size=1, max_size=4))
+@given(
+    st.sampled_from(SEEDS), st.lists(st.tuples(st.integers(0, 10_000), replacement), min_size=1, max_size=4)
+)
 def test_bare_documents_too(seed: bytes, edits: list[tuple[int, str]]) -> None:
     """Without an envelope (bare XML or the EDGAR wrapper as produced to form4.raw)."""
     result = outcome(mutate(seed, edits, False))

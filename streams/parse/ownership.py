@@ -360,10 +360,12 @@ def _read_owner(el: etree._Element, warnings: list[str]) -> dict[str, Any]:
                     owner["address"]["good_address"] = to_bool(text, name)
                 elif name == "rptOwnerNonUSAddressFlag" and text is not None:
                     owner["address"]["non_us_address"] = to_bool(text, name)
-                elif name == "rptOwnerNonUSStateTerritory" and text is not None:
-                    # X0609's non-US state or territory; an empty rptOwnerStateDescription must not hide it.
-                    if owner["address"].get("state_description") is None:
-                        owner["address"]["state_description"] = text
+                elif (
+                    name == "rptOwnerNonUSStateTerritory"
+                    and text is not None
+                    and owner["address"].get("state_description") is None  # an empty one must not hide it
+                ):
+                    owner["address"]["state_description"] = text  # X0609's non-US state or territory
             elif part_name == "reportingOwnerRelationship":
                 if name in _RELATIONSHIP_FLAGS:
                     owner[_RELATIONSHIP_FLAGS[name]] = False if text is None else to_bool(text, name)

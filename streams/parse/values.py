@@ -5,6 +5,7 @@ Each converter raises ParseError(invalid_value) naming the element, so a bad fil
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date
 from decimal import Decimal
@@ -76,10 +77,8 @@ def to_date(text: str, element: str, warnings: list[str] | None = None) -> date:
         except ValueError:
             raise invalid(element, text, "a date YYYY-MM-DD") from None
     elif m := _DATE.fullmatch(text):
-        try:
+        with contextlib.suppress(ValueError):
             value = date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            pass
     if value is None:
         raise invalid(element, text, "a date YYYY-MM-DD")
     if not MIN_DATE <= value <= MAX_DATE:
