@@ -197,7 +197,7 @@ def load_tree(xml: bytes, warnings: list[str]) -> etree._Element:
         root is not None and b"xmlns:" in xml
     ):
         _strip_namespaces(root)
-    if root is not None and root.getroottree().docinfo.doctype:  # any encoding the checks above did not read
+    if root is not None and root.getroottree().docinfo.doctype:  # type: ignore[union-attr]  # any encoding
         raise ParseError(ErrorCode.HOSTILE_XML, _HOSTILE_MESSAGE.replace("refused unparsed", "refused"))
     if root is None or _local(root.tag) != "ownershipDocument":
         found = _local(root.tag) if root is not None else "nothing"
