@@ -34,7 +34,11 @@ def test_ranges_without_weighted_average_wording_are_read() -> None:
     """GOOG F3-F18: "sold in multiple transactions at prices ranging from $634.93 to $635.92, inclusive"."""
     rows = parse(GOOG).transactions
     sale = rows[2].derived
-    assert (rows[2].price_per_share, sale.price_low, sale.price_high) == (D("635.5491"), D("634.93"), D("635.92"))
+    assert (rows[2].price_per_share, sale.price_low, sale.price_high) == (
+        D("635.5491"),
+        D("634.93"),
+        D("635.92"),
+    )
     assert sale.is_weighted_average is False  # the footnote does not say so
     assert (rows[17].derived.price_low, rows[17].derived.price_high) == (D("655.90"), D("656.89"))
     assert all(r.derived.price_low is not None for r in rows[2:18])
@@ -107,7 +111,11 @@ def test_box_checked_sales_with_a_plan_footnote() -> None:
 
 
 def test_row_plan_rule() -> None:
-    assert row_plan_flag(True, False, "S") and row_plan_flag(True, False, "P") and row_plan_flag(True, False, "M")
+    assert (
+        row_plan_flag(True, False, "S")
+        and row_plan_flag(True, False, "P")
+        and row_plan_flag(True, False, "M")
+    )
     assert row_plan_flag(True, False, "A") is False and row_plan_flag(True, False, "F") is False
     assert row_plan_flag(True, False, "G") is False
     assert row_plan_flag(False, True, "G") is True  # its own footnote says so
@@ -125,8 +133,14 @@ def test_foreign_private_issuer_fields_reach_the_records() -> None:
     owner is in the US. Filled in with the non-US address elements of the SEC's X0609 samples."""
     filing = parse(
         "xml/622acbaa61f0.xml",
-        (b"<issuerForeignTradingSymbol></issuerForeignTradingSymbol>", b"<issuerForeignTradingSymbol>7203</issuerForeignTradingSymbol>"),
-        (b"<rptOwnerNonUSAddressFlag>false</rptOwnerNonUSAddressFlag>", b"<rptOwnerNonUSAddressFlag>true</rptOwnerNonUSAddressFlag>"),
+        (
+            b"<issuerForeignTradingSymbol></issuerForeignTradingSymbol>",
+            b"<issuerForeignTradingSymbol>7203</issuerForeignTradingSymbol>",
+        ),
+        (
+            b"<rptOwnerNonUSAddressFlag>false</rptOwnerNonUSAddressFlag>",
+            b"<rptOwnerNonUSAddressFlag>true</rptOwnerNonUSAddressFlag>",
+        ),
         (
             b"<rptOwnerStateDescription></rptOwnerStateDescription>",
             b"<rptOwnerStateDescription></rptOwnerStateDescription>"

@@ -12,7 +12,7 @@ import pytest
 from streams.models import DeadLetter, Filing, RawFilingEvent
 from streams.parse import ParseError, parse_filing
 from streams.parse.errors import ErrorCode
-from streams.parse.values import MAX_DATE, MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, MIN_DATE
+from streams.parse.values import MAX_DATE, MAX_DECIMAL_PLACES, MAX_FIELD_CHARS, MAX_INTEGER_DIGITS, MIN_DATE
 from streams.process import Source, read_event
 from tests.test_hostile import MINIMAL
 
@@ -43,7 +43,9 @@ def test_a_naive_acceptance_time_is_read_as_eastern() -> None:
     assert filing.acceptance_datetime == datetime(2024, 1, 2, 18, 30, tzinfo=EASTERN)
     assert filing.acceptance_datetime.utcoffset() == timedelta(hours=-5)  # EST in January
     summer = parse_filing(MINIMAL, acceptance_datetime=datetime(2024, 7, 2, 18, 30))
-    assert summer.acceptance_datetime is not None and summer.acceptance_datetime.utcoffset() == timedelta(hours=-4)
+    assert summer.acceptance_datetime is not None and summer.acceptance_datetime.utcoffset() == timedelta(
+        hours=-4
+    )
 
 
 def test_an_aware_acceptance_time_is_kept_as_given() -> None:
@@ -175,3 +177,28 @@ def test_the_refusals_reach_dead_letters_with_the_parser_code() -> None:
     data = MINIMAL.replace(b"<issuerCik>0000320193<", f"<issuerCik>{ARABIC_INDIC_CIK}<".encode())
     result = read_event(data, Source(topic="form4.raw"), 5 * 1024 * 1024)
     assert isinstance(result, DeadLetter) and result.reason == "invalid_value"
+
+
+# ------------------------------------------------------------------------------------- identifying text
+
+
+@pytest.mark.parametrize(
+    ("tag", "value", "element"),
+    [
+        (b"<value>", b"Common Stock", "securityTitle"),
+        (b"<issuerName>", b"Apple Inc.", "issuerName"),
+        (b"<rptOwnerName>", b"COOK TIMOTHY D", "rptOwnerName"),
+        (b"<officerTitle>", b"CEO", "officerTitle"),
+    ],
+)
+def test_identifying_text_longer_than_the_bound_is_refused(tag: bytes, value: bytes, element: str) -> None:
+    """Titles and names become holding keys and table values, which are bounded; footnotes and remarks are not."""
+    error = refused(MINIMAL.replace(tag + value + b"<", tag + b"x" * (MAX_FIELD_CHARS + 1) + b"<", 1))
+    assert error.code is ErrorCode.INVALID_VALUE and element in error.message
+    parse_filing(MINIMAL.replace(tag + value + b"<", tag + b"x" * MAX_FIELD_CHARS + b"<", 1))
+
+
+def test_free_text_has_no_such_bound() -> None:
+    remarks = b"<remarks>" + b"word " * 200_000 + b"</remarks>"
+    filing = parse_filing(MINIMAL.replace(b"</ownershipDocument>", remarks + b"</ownershipDocument>"))
+    assert filing.remarks is not None and len(filing.remarks) > MAX_FIELD_CHARS

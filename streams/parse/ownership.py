@@ -319,6 +319,19 @@ def _check_footnote_refs(doc: dict[str, Any], warnings: list[str]) -> None:
         warnings.append(f"footnote {missing} is cited but not defined in <footnotes>")
 
 
+_ISSUER_TEXT = {
+    "issuerName": "name",
+    "issuerTradingSymbol": "trading_symbol",
+    "issuerForeignTradingSymbol": "foreign_trading_symbol",  # X0609, foreign private issuers
+}
+
+
+def _short(el: etree._Element, name: str) -> str | None:
+    """An identifying text leaf, bounded (see values.MAX_FIELD_CHARS)."""
+    text = _leaf(el)
+    return None if text is None else to_text(text, name)
+
+
 def _read_issuer(el: etree._Element) -> dict[str, Any]:
     issuer: dict[str, Any] = {}
     for child in el:
@@ -327,12 +340,8 @@ def _read_issuer(el: etree._Element) -> dict[str, Any]:
             text = _leaf(child)
             if text is not None:
                 issuer["cik"] = to_cik(text, name)
-        elif name == "issuerName":
-            issuer["name"] = _leaf(child)
-        elif name == "issuerTradingSymbol":
-            issuer["trading_symbol"] = _leaf(child)
-        elif name == "issuerForeignTradingSymbol":
-            issuer["foreign_trading_symbol"] = _leaf(child)
+        elif name in _ISSUER_TEXT:
+            issuer[_ISSUER_TEXT[name]] = _short(child, name)
     if "cik" not in issuer:
         raise ParseError(ErrorCode.MISSING_REQUIRED, "<issuer> has no <issuerCik>")
     return issuer
@@ -347,6 +356,8 @@ def _read_owner(el: etree._Element, warnings: list[str]) -> dict[str, Any]:
             if name is None:
                 continue
             text = _leaf(child)
+            if text is not None:
+                to_text(text, name)  # every owner leaf is identifying text: bounded
             if part_name == "reportingOwnerId":
                 if name == "rptOwnerCik" and text is not None:
                     owner["cik"] = to_cik(text, name)
@@ -383,7 +394,7 @@ def _read_signature(el: etree._Element) -> dict[str, Any]:
     for child in el:
         name = _local(child.tag)
         if name == "signatureName":
-            sig["name"] = _leaf(child)
+            sig["name"] = _short(child, name)
         elif name == "signatureDate":
             text = _leaf(child)
             sig["date"] = None if text is None else to_date(text, name)

@@ -40,7 +40,15 @@ def invalid(element: str, text: str, expected: str) -> ParseError:
     return ParseError(ErrorCode.INVALID_VALUE, f"<{element}> holds {shown!r}, expected {expected}")
 
 
-def to_text(text: str, element: str, warnings: list[str]) -> str:
+# Identifying text (titles, names, codes, the nature of ownership) is at most this long: it becomes part of
+# holding keys, table values and Kafka keys, which are bounded. Real values are under 300 characters; free
+# text (footnotes, remarks) has no such bound.
+MAX_FIELD_CHARS = 1000
+
+
+def to_text(text: str, element: str, warnings: list[str] | None = None) -> str:
+    if len(text) > MAX_FIELD_CHARS:
+        raise invalid(element, text, f"at most {MAX_FIELD_CHARS} characters")
     return text
 
 
