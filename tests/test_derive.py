@@ -701,3 +701,10 @@ def test_edgar_display_code(
 )
 def test_date_plausible(d: date | None, period: date | None, filed: date | None, expected: bool) -> None:
     assert date_plausible(d, period_of_report=period, filed=filed) is expected
+
+
+def test_an_adoption_date_outside_the_bounds_is_not_taken() -> None:
+    """A typo'd year no later step could use (date windows, lags) gives no adoption date."""
+    assert plan_adoption_date("Rule 10b5-1 trading plan adopted on May 1, 0001.") is None
+    assert plan_adoption_date("Rule 10b5-1 trading plan adopted on May 1, 2024.") == date(2024, 5, 1)
+    assert plan_adoption_date("Rule 10b5-1 trading plan adopted on ٢٠٢٤-٠٥-٠١.") is None  # not ASCII digits

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from streams.derive import FREE_TEXT_CAP
+from streams.bounds import FREE_TEXT_CAP, date_in_bounds
 
 _DASH = "-‐‑‒–—−"  # hyphen-minus, hyphen, non-breaking hyphen, figure dash, en dash, em dash, minus sign
 
@@ -48,10 +48,10 @@ _MONTHS = {
 _MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _MONTH = rf"\b(?:{_MONTH_NAMES})\b\.?"
 _DATE = re.compile(
-    rf"(?P<mdy_month>{_MONTH})\s*(?P<mdy_day>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<mdy_year>\d{{4}})\b"
-    rf"|\b(?P<dmy_day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dmy_month>{_MONTH}),?\s*(?P<dmy_year>\d{{4}})\b"
-    r"|\b(?P<iso_year>\d{4})-(?P<iso_month>\d{1,2})-(?P<iso_day>\d{1,2})\b"
-    r"|\b(?P<us_month>\d{1,2})[/-](?P<us_day>\d{1,2})[/-](?P<us_year>\d{4}|\d{2})\b",
+    rf"(?P<mdy_month>{_MONTH})\s*(?P<mdy_day>[0-9]{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<mdy_year>[0-9]{{4}})\b"
+    rf"|\b(?P<dmy_day>[0-9]{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dmy_month>{_MONTH}),?\s*(?P<dmy_year>[0-9]{{4}})\b"
+    r"|\b(?P<iso_year>[0-9]{4})-(?P<iso_month>[0-9]{1,2})-(?P<iso_day>[0-9]{1,2})\b"
+    r"|\b(?P<us_month>[0-9]{1,2})[/-](?P<us_day>[0-9]{1,2})[/-](?P<us_year>[0-9]{4}|[0-9]{2})\b",
     re.IGNORECASE,
 )
 # Words that introduce the adoption date; "dated" only right before the date ("a plan dated May 1, 2024").
@@ -102,17 +102,20 @@ def _sentences(text: str) -> list[str]:
 
 def _to_date(found: re.Match[str]) -> date | None:
     g = found.groupdict()
+    adopted: date | None = None
     try:
         if g["mdy_month"]:
-            return date(int(g["mdy_year"]), _month(g["mdy_month"]), int(g["mdy_day"]))
-        if g["dmy_month"]:
-            return date(int(g["dmy_year"]), _month(g["dmy_month"]), int(g["dmy_day"]))
-        if g["iso_year"]:
-            return date(int(g["iso_year"]), int(g["iso_month"]), int(g["iso_day"]))
-        year = int(g["us_year"])
-        return date(year + 2000 if year < 100 else year, int(g["us_month"]), int(g["us_day"]))
+            adopted = date(int(g["mdy_year"]), _month(g["mdy_month"]), int(g["mdy_day"]))
+        elif g["dmy_month"]:
+            adopted = date(int(g["dmy_year"]), _month(g["dmy_month"]), int(g["dmy_day"]))
+        elif g["iso_year"]:
+            adopted = date(int(g["iso_year"]), int(g["iso_month"]), int(g["iso_day"]))
+        else:
+            year = int(g["us_year"])
+            adopted = date(year + 2000 if year < 100 else year, int(g["us_month"]), int(g["us_day"]))
     except ValueError:
         return None
+    return adopted if date_in_bounds(adopted) else None  # "May 1, 0001" is no date later steps can use
 
 
 def _month(name: str) -> int:

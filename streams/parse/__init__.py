@@ -13,12 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from streams import __version__
+from streams.bounds import MAX_DATE, MIN_DATE, date_in_bounds
 from streams.derive.enrich import enrich
 from streams.models import Filing
 from streams.parse.errors import ErrorCode, ParseError
 from streams.parse.ownership import DOCUMENT_TYPES, load_tree, read_document
 from streams.parse.sgml import EASTERN, looks_like_submission, unwrap_submission
-from streams.parse.values import MAX_DATE, MIN_DATE, date_in_bounds
 
 __all__ = ["DEFAULT_MAX_BYTES", "ErrorCode", "ParseError", "parse_filing"]
 

@@ -10,7 +10,29 @@ import re
 from datetime import date
 from decimal import Decimal
 
+from streams.bounds import (
+    MAX_DATE,
+    MAX_DECIMAL_PLACES,
+    MAX_FIELD_CHARS,
+    MAX_INTEGER_DIGITS,
+    MIN_DATE,
+    date_in_bounds,
+)
 from streams.parse.errors import ErrorCode, ParseError
+
+__all__ = [
+    "MAX_DATE",
+    "MAX_DECIMAL_PLACES",
+    "MAX_FIELD_CHARS",
+    "MAX_INTEGER_DIGITS",
+    "MIN_DATE",
+    "date_in_bounds",
+    "to_bool",
+    "to_cik",
+    "to_date",
+    "to_decimal",
+    "to_text",
+]
 
 # ASCII digits only (re.ASCII): "\d" alone would take Arabic-Indic and other digits, which Decimal and int read.
 _DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
@@ -18,17 +40,7 @@ _GROUPED = re.compile(r"\$?\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?|\$\s*[+-]?(?:\d+
 # xs:date, optionally with a time part or a timezone suffix such as 2011-09-15-05:00 or 2021-09-30Z.
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:T[\d:.]+)?(?:Z|[+-]\d{2}:?\d{2})?", re.ASCII)
 
-# Bounds every later step handles (checked by tests/test_pipeline_properties.py). A number has at most
-# MAX_INTEGER_DIGITS digits before the point (a quadrillion: real share counts and dollar values stay under
-# 10^12) and MAX_DECIMAL_PLACES after it, so at most 25 significant digits: exact in Decimal's default
-# 28-digit context, products and sums round instead of failing, and int() and formatting always work. A date
-# lies in MIN_DATE..MAX_DATE, so adding or subtracting years stays representable and business-day counts
-# stay cheap; real filings' dates (including typo'd years such as 2202) lie well inside.
-MAX_INTEGER_DIGITS = 15
-MAX_DECIMAL_PLACES = 10
 _MAX_NUMBER_CHARS = 64  # longer than any bounded number with a sign, "$", separators and padding zeros
-MIN_DATE = date(1900, 1, 1)
-MAX_DATE = date(2200, 12, 31)
 _NUMBER_BOUNDS = f"a decimal number with at most {MAX_INTEGER_DIGITS} digits before the point and {MAX_DECIMAL_PLACES} after"
 _DATE_BOUNDS = f"a date YYYY-MM-DD between {MIN_DATE} and {MAX_DATE}"
 _TRUE = frozenset({"1", "true"})
@@ -38,12 +50,6 @@ _FALSE = frozenset({"0", "false"})
 def invalid(element: str, text: str, expected: str) -> ParseError:
     shown = text if len(text) <= 60 else text[:57] + "..."
     return ParseError(ErrorCode.INVALID_VALUE, f"<{element}> holds {shown!r}, expected {expected}")
-
-
-# Identifying text (titles, names, codes, the nature of ownership) is at most this long: it becomes part of
-# holding keys, table values and Kafka keys, which are bounded. Real values are under 300 characters; free
-# text (footnotes, remarks) has no such bound.
-MAX_FIELD_CHARS = 1000
 
 
 def to_text(text: str, element: str, warnings: list[str] | None = None) -> str:
@@ -92,11 +98,6 @@ def to_date(text: str, element: str, warnings: list[str] | None = None) -> date:
     if not MIN_DATE <= value <= MAX_DATE:
         raise invalid(element, text, _DATE_BOUNDS)
     return value
-
-
-def date_in_bounds(value: date) -> bool:
-    """A date (or a datetime's date) every later step handles: MIN_DATE..MAX_DATE."""
-    return MIN_DATE <= value <= MAX_DATE
 
 
 def to_bool(text: str, element: str, warnings: list[str] | None = None) -> bool:
