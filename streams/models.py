@@ -154,7 +154,10 @@ class TransactionDerived(Contract):
         "value over $100B)",
     )
     footnote_texts: list[str] = Field(
-        default_factory=list, description="texts of every footnote this row cites"
+        default_factory=list,
+        description="texts of the footnotes this row cites, in order; bounded so a record stays small: each "
+        "cut to 8,192 characters and 32,768 in all (real rows are never cut; footnote_ids and the filing's "
+        "footnotes have everything)",
     )
 
 

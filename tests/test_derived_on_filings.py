@@ -186,3 +186,30 @@ def test_an_implausible_dollar_value_is_flagged() -> None:
     """Musk's first sale with 10^12 shares instead of 192,320: $190 trillion is beyond any real trade."""
     filing = parse(MUSK, (b"<value>192320</value>", b"<value>1000000000000</value>"))
     assert filing.transactions[0].derived.value_flags == ["value_implausible"]
+
+
+def test_a_records_footnote_texts_are_bounded() -> None:
+    """Musk's first sale citing, with F1, 40 added footnotes of 10,000 characters: the record stays small,
+    the filing keeps every text whole. Real rows (every fixture) are never cut."""
+    notes = b"".join(b'<footnote id="X%d">' % i + b"y" * 10_000 + b"</footnote>" for i in range(40))
+    refs = b"".join(b'<footnoteId id="X%d"/>' % i for i in range(40))
+    filing = parse(
+        MUSK,
+        (b"<value>189.578</value>", b"<value>189.578</value>" + refs),
+        (b"</footnotes>", notes + b"</footnotes>"),
+    )
+    texts = filing.transactions[0].derived.footnote_texts
+    assert texts[0] == "y" * 8192  # the added footnotes are cited before F1
+    assert max(map(len, texts)) == 8192 and sum(map(len, texts)) == 4 * 8192
+    assert len(filing.footnotes["X39"]) == 10_000
+    for path in (MUSK, GOOG, "xml/01447cb7c756.xml"):
+        f = parse(path)
+        assert all(
+            t.derived.footnote_texts
+            == [
+                f.footnotes[i]
+                for i in dict.fromkeys(x for ids in t.footnote_ids.values() for x in ids)
+                if i in f.footnotes
+            ]
+            for t in f.transactions
+        )

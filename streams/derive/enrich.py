@@ -11,6 +11,7 @@ from decimal import Decimal
 from hashlib import blake2b
 from typing import Any
 
+from streams.bounds import FREE_TEXT_CAP
 from streams.derive.calendar import business_days_between
 from streams.derive.codes import category, date_plausible, edgar_display_code, is_open_market
 from streams.derive.plans import mentions_10b5_1, plan_adoption_date
@@ -117,6 +118,25 @@ def _plan_flag(checkbox: bool | None, mention: bool) -> bool | None:
     return False if checkbox is False else None
 
 
+# A transaction record is one Kafka message: the footnote texts it carries are bounded whatever the filing
+# cites (each text to FREE_TEXT_CAP characters, all of them to FOOTNOTE_TEXTS_CAP). Real rows cite a few
+# footnotes of under 2,000 characters and are never cut; the whole texts stay in the filing's ``footnotes``.
+FOOTNOTE_TEXTS_CAP = 4 * FREE_TEXT_CAP
+
+
+def bounded_texts(texts: list[str]) -> list[str]:
+    """The texts in order, each cut to FREE_TEXT_CAP characters, stopping once FOOTNOTE_TEXTS_CAP is used."""
+    out: list[str] = []
+    room = FOOTNOTE_TEXTS_CAP
+    for text in texts:
+        if room <= 0:
+            break
+        kept = text[: min(FREE_TEXT_CAP, room)]
+        out.append(kept)
+        room -= len(kept)
+    return out
+
+
 # Trades a 10b5-1 plan governs: open-market purchases and sales, and the exercises and conversions (and the
 # sales) done to carry them out. Grants (A), tax withholding (F), gifts (G) and the rest are not plan trades
 # unless their own footnote says so.
@@ -213,7 +233,7 @@ def _derive_transaction(
             row.get("transaction_date"), period_of_report=doc.get("period_of_report"), filed=filed
         ),
         "value_flags": _value_flags(row, price, price_range, price_notes),
-        "footnote_texts": [n.text for n in row_notes],
+        "footnote_texts": bounded_texts([n.text for n in row_notes]),
     }
 
 
