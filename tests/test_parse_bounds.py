@@ -99,7 +99,14 @@ def test_numbers_beyond_the_bounds_are_refused_naming_the_element(value: str) ->
 
 @pytest.mark.parametrize(
     "value",
-    ["9" * MAX_INTEGER_DIGITS, "0." + "0" * (MAX_DECIMAL_PLACES - 1) + "1", "-5", "0", "1,234.5"],
+    [
+        "9" * MAX_INTEGER_DIGITS,
+        "0." + "0" * (MAX_DECIMAL_PLACES - 1) + "1",
+        "-5",
+        "0",
+        "1,234.5",
+        "0" * 20 + "7",
+    ],
 )
 def test_numbers_within_the_bounds_are_kept_exactly(value: str) -> None:
     filing = parse_filing(MINIMAL.replace(b"<value>100</value>", f"<value>{value}</value>".encode()))

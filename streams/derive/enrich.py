@@ -198,7 +198,8 @@ def _derive_transaction(
         status = PriceStatus.FOOTNOTE_ONLY if cited.get("price_per_share") else PriceStatus.MISSING
 
     weighted = any(n.weighted_average for n in price_notes) or any(n.weighted_average for n in row_notes)
-    trade_notes += [n for n in row_notes if n.weighted_average and n not in trade_notes]
+    in_trade = {id(n) for n in trade_notes}  # by identity: one FootnoteFacts per footnote, compared in O(1)
+    trade_notes += [n for n in row_notes if n.weighted_average and id(n) not in in_trade]
     price_range = choose_range(_stated_ranges(price_notes, trade_notes), price)
 
     code = row.get("transaction_code")
@@ -258,8 +259,8 @@ def _value_flags(
     price_notes: list[FootnoteFacts],
 ) -> list[str]:
     """Flags, never corrections: the as-filed values stay as filed. Each flag is a reason code:
-    ``price_equals_total_value``, ``price_implausible`` (>= $1M a share), ``price_outside_range`` (outside
-    every range the price's footnotes state), ``value_implausible`` (shares x price or the total value over
+    ``price_equals_total_value``, ``price_implausible`` (>= $1M a share), ``price_outside_range`` (more than
+    RANGE_SLACK outside every range the price's footnotes state), ``value_implausible`` (shares x price or the total value over
     $100B); ``price_outlier`` is added per filing (``flag_price_outliers``)."""
     flags = []
     total = row.get("total_value")

@@ -62,7 +62,14 @@ def to_decimal(text: str, element: str, warnings: list[str]) -> Decimal:
     if len(text) > _MAX_NUMBER_CHARS:
         raise invalid(element, text, _NUMBER_BOUNDS)
     plain = text.replace(".", "", 1)
-    if (plain.isdigit() and plain.isascii()) or _DECIMAL.fullmatch(text):  # the common case first, no regex
+    if plain.isdigit() and plain.isascii():  # the common case, without a regex
+        dot = text.find(".")
+        if (dot if dot >= 0 else len(text)) <= MAX_INTEGER_DIGITS and (
+            dot < 0 or len(text) - dot - 1 <= MAX_DECIMAL_PLACES
+        ):
+            return Decimal(text)  # within the bounds by its length alone
+        return bounded_decimal(Decimal(text), element, text)
+    if _DECIMAL.fullmatch(text):
         return bounded_decimal(Decimal(text), element, text)
     if _GROUPED.fullmatch(text):
         # Forbidden by the schema but unambiguous: "1,234.50" or "$2.38" mean one number only.
