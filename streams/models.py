@@ -113,12 +113,17 @@ class Signature(Contract):
 class TransactionDerived(Contract):
     price_status: PriceStatus
     price_low: Dec | None = Field(
-        None, description="low end of a weighted-average price range from a footnote"
+        None,
+        description="low end of the price range a footnote of this row states ('prices ranging from $X to $Y', "
+        "'ranged from', 'between'), in any wording, weighted average or not; the range containing the price "
+        "when a footnote lists several",
     )
-    price_high: Dec | None = Field(
-        None, description="high end of a weighted-average price range from a footnote"
+    price_high: Dec | None = Field(None, description="high end of that range")
+    is_weighted_average: bool = Field(
+        False,
+        description="a footnote of this row says the price is a weighted average ('weighted average', "
+        "'weighted-average', 'average weighted price'), whether or not it states a range",
     )
-    is_weighted_average: bool = False
     dollar_value: Dec | None = Field(None, description="shares x price, only when price_status is 'reported'")
     signed_shares: Dec | None = Field(None, description="shares, negative when disposed")
     category: Category
@@ -130,7 +135,10 @@ class TransactionDerived(Contract):
     tenb51_plan_adoption_date: date | None = None
     tenb51_plan: bool | None = Field(
         None,
-        description="checkbox true or footnote mention; false when the checkbox says no and nothing mentions one",
+        description="a plan trade: a footnote of this row mentions a 10b5-1 plan, or the filing's checkbox is "
+        "checked and the row is a trade a plan governs (codes P, S, M, X, C); false for other codes (grants A, "
+        "tax withholding F, gifts G, ...) without such a footnote and when the checkbox says no; null when "
+        "nothing says (no checkbox element, or no code)",
     )
     filing_lag_business_days: int | None = Field(
         None, description="US business days from transaction (or deemed execution) date to the filing date"
@@ -139,10 +147,17 @@ class TransactionDerived(Contract):
     date_plausible: bool = True
     value_flags: list[str] = Field(
         default_factory=list,
-        description="as-filed values that look wrong, e.g. price_equals_total_value, price_implausible",
+        description="as-filed values that look wrong, never corrected: price_equals_total_value, "
+        "price_implausible (>= $1M a share), price_outside_range (more than 10% outside every range the "
+        "price's footnotes state), price_outlier (10x above or below the median open-market price of the "
+        "filing's rows of the same security, 3 or more rows), value_implausible (shares x price or total "
+        "value over $100B)",
     )
     footnote_texts: list[str] = Field(
-        default_factory=list, description="texts of every footnote this row cites"
+        default_factory=list,
+        description="texts of the footnotes this row cites, in order; bounded so a record stays small: each "
+        "cut to 8,192 characters and 32,768 in all (real rows are never cut; footnote_ids and the filing's "
+        "footnotes have everything)",
     )
 
 
@@ -214,7 +229,11 @@ class Filing(Contract):
     not_subject_to_section16: bool | None = None
     form3_holdings_reported: bool | None = None
     form4_transactions_reported: bool | None = None
-    acceptance_datetime: datetime | None = Field(None, description="EDGAR acceptance time, tz-aware")
+    acceptance_datetime: datetime | None = Field(
+        None,
+        description="EDGAR acceptance time, always tz-aware: a value given without a UTC offset (in the EDGAR "
+        "header or the raw envelope) is read as US Eastern (America/New_York), EDGAR's clock",
+    )
     filed_date: date | None = None
     issuer: Issuer
     reporting_owners: list[ReportingOwner]

@@ -507,6 +507,11 @@ def test_no_plan_adoption_date(text: str | None) -> None:
         "WEIGHTED AVERAGE",
         "prices are weighted averages of the fills",
         "The price is a volume weighted average price; shares sold at prices ranging from $1.00 to $1.20.",
+        # The other order (issue 12).
+        "The price reported is an average weighted price. These shares were sold at prices ranging from $26.08 "
+        "to $26.10, inclusive.",
+        "Average-weighted sale price",
+        "avg. weighted price",
     ],
 )
 def test_is_weighted_average_text(text: str) -> None:
@@ -544,6 +549,9 @@ def test_is_not_weighted_average_text(text: str | None) -> None:
         ("at prices ranging from 10.00 to 10.50", [(D("10.00"), D("10.50"))]),  # no $, but "price" nearby
         ("prices from $12.50 to $12.01", [(D("12.01"), D("12.50"))]),  # reversed: returned as (min, max)
         ("from $1,000.150 to $1,001.140", [(D("1000.150"), D("1001.140"))]),
+        # Issue 12: a range stated without the words "weighted average".
+        ("Share price on this transaction ranged from $143.68 to $143.93", [(D("143.68"), D("143.93"))]),
+        ("at prices ranging from $١٠ to $١١", []),  # other scripts' digits are not amounts
         (
             "(1) prices ranging from $10.00 to $10.49; (2) prices ranging from $10.50 to $10.99; "
             "(3) $11.00-$11.40.",
@@ -693,3 +701,10 @@ def test_edgar_display_code(
 )
 def test_date_plausible(d: date | None, period: date | None, filed: date | None, expected: bool) -> None:
     assert date_plausible(d, period_of_report=period, filed=filed) is expected
+
+
+def test_an_adoption_date_outside_the_bounds_is_not_taken() -> None:
+    """A typo'd year no later step could use (date windows, lags) gives no adoption date."""
+    assert plan_adoption_date("Rule 10b5-1 trading plan adopted on May 1, 0001.") is None
+    assert plan_adoption_date("Rule 10b5-1 trading plan adopted on May 1, 2024.") == date(2024, 5, 1)
+    assert plan_adoption_date("Rule 10b5-1 trading plan adopted on ٢٠٢٤-٠٥-٠١.") is None  # not ASCII digits

@@ -11,6 +11,7 @@ from decimal import Decimal
 from hashlib import blake2b
 from typing import Any
 
+from streams.bounds import FREE_TEXT_CAP
 from streams.derive.calendar import business_days_between
 from streams.derive.codes import category, date_plausible, edgar_display_code, is_open_market
 from streams.derive.plans import mentions_10b5_1, plan_adoption_date
@@ -43,14 +44,14 @@ class FootnoteFacts:
 
 
 def read_footnotes(footnotes: dict[str, str]) -> dict[str, FootnoteFacts]:
+    """Each footnote's facts, from its first FREE_TEXT_CAP characters (see streams.derive)."""
     facts = {}
     for fid, text in footnotes.items():
-        weighted = is_weighted_average_text(text)
         mentions = mentions_10b5_1(text)
         facts[fid] = FootnoteFacts(
             text=text,
-            weighted_average=weighted,
-            ranges=tuple(price_ranges(text)) if weighted else (),
+            weighted_average=is_weighted_average_text(text),
+            ranges=tuple(price_ranges(text)),
             mentions_plan=mentions,
             plan_adopted=plan_adoption_date(text) if mentions else None,
         )
@@ -85,6 +86,7 @@ def enrich(doc: dict[str, Any]) -> dict[str, Any]:
     for row in doc["transactions"]:
         row["txn_id"] = row_id(identity, row["table"], "transaction", row["row_index"])
         row["derived"] = _derive_transaction(row, footnotes, document_type, checkbox, filed, doc)
+    flag_price_outliers(doc["transactions"])
     for row in doc["holdings"]:
         row["holding_id"] = row_id(identity, row["table"], "holding", row["row_index"])
 
@@ -116,6 +118,59 @@ def _plan_flag(checkbox: bool | None, mention: bool) -> bool | None:
     return False if checkbox is False else None
 
 
+# A transaction record is one Kafka message: the footnote texts it carries are bounded whatever the filing
+# cites (each text to FREE_TEXT_CAP characters, all of them to FOOTNOTE_TEXTS_CAP). Real rows cite a few
+# footnotes of under 2,000 characters and are never cut; the whole texts stay in the filing's ``footnotes``.
+FOOTNOTE_TEXTS_CAP = 4 * FREE_TEXT_CAP
+
+
+def bounded_texts(texts: list[str]) -> list[str]:
+    """The texts in order, each cut to FREE_TEXT_CAP characters, stopping once FOOTNOTE_TEXTS_CAP is used."""
+    out: list[str] = []
+    room = FOOTNOTE_TEXTS_CAP
+    for text in texts:
+        if room <= 0:
+            break
+        kept = text[: min(FREE_TEXT_CAP, room)]
+        out.append(kept)
+        room -= len(kept)
+    return out
+
+
+# Trades a 10b5-1 plan governs: open-market purchases and sales, and the exercises and conversions (and the
+# sales) done to carry them out. Grants (A), tax withholding (F), gifts (G) and the rest are not plan trades
+# unless their own footnote says so.
+PLAN_CODES = frozenset({"P", "S", "M", "X", "C"})
+
+
+def row_plan_flag(checkbox: bool | None, footnote_mention: bool, code: str | None) -> bool | None:
+    """A row is a plan trade when its own footnote says so, or when the filing's checkbox is checked and the
+    row is a kind of trade a plan governs (PLAN_CODES). Unknown (None) when nothing says either way."""
+    if footnote_mention:
+        return True
+    if checkbox:
+        return None if code is None else code.strip().upper() in PLAN_CODES
+    return False if checkbox is False else None
+
+
+# Footnotes cited by these fields describe the trade's price or amounts, so a range they state is the row's
+# price range; a footnote on the exercise price or the underlying describes another price.
+_PRICE_RANGE_FIELDS = ("price_per_share", "shares", "transaction_amounts", "total_value", "transaction_code")
+MAX_ROW_RANGES = 256  # ranges a row chooses among, however many footnotes it cites
+
+
+def _stated_ranges(
+    price_notes: list[FootnoteFacts], trade_notes: list[FootnoteFacts]
+) -> list[tuple[Decimal, Decimal]]:
+    """The ranges the price's own footnotes state, else those of the row's other trade footnotes (and of any
+    weighted-average footnote the row cites)."""
+    for notes in (price_notes, trade_notes):
+        ranges = [r for n in notes for r in n.ranges]
+        if ranges:
+            return ranges[:MAX_ROW_RANGES]
+    return []
+
+
 def _derive_transaction(
     row: dict[str, Any],
     footnotes: dict[str, FootnoteFacts],
@@ -128,7 +183,12 @@ def _derive_transaction(
     row_notes = [
         footnotes[i] for i in dict.fromkeys(i for ids in cited.values() for i in ids) if i in footnotes
     ]
-    price_notes = [footnotes[i] for i in cited.get("price_per_share", ()) if i in footnotes]
+    price_notes = [footnotes[i] for i in dict.fromkeys(cited.get("price_per_share", ())) if i in footnotes]
+    trade_notes = [
+        footnotes[i]
+        for i in dict.fromkeys(i for field in _PRICE_RANGE_FIELDS for i in cited.get(field, ()))
+        if i in footnotes
+    ]
 
     price: Decimal | None = row.get("price_per_share")
     shares: Decimal | None = row.get("shares")
@@ -137,8 +197,10 @@ def _derive_transaction(
     else:
         status = PriceStatus.FOOTNOTE_ONLY if cited.get("price_per_share") else PriceStatus.MISSING
 
-    weighted = [n for n in price_notes if n.weighted_average] or [n for n in row_notes if n.weighted_average]
-    price_range = choose_range([r for n in weighted for r in n.ranges], price)
+    weighted = any(n.weighted_average for n in price_notes) or any(n.weighted_average for n in row_notes)
+    in_trade = {id(n) for n in trade_notes}  # by identity: one FootnoteFacts per footnote, compared in O(1)
+    trade_notes += [n for n in row_notes if n.weighted_average and id(n) not in in_trade]
+    price_range = choose_range(_stated_ranges(price_notes, trade_notes), price)
 
     code = row.get("transaction_code")
     ad = row.get("acquired_disposed")
@@ -151,7 +213,7 @@ def _derive_transaction(
         "price_status": status,
         "price_low": price_range[0] if price_range else None,
         "price_high": price_range[1] if price_range else None,
-        "is_weighted_average": bool(weighted),
+        "is_weighted_average": weighted,
         "dollar_value": shares * price if price and shares is not None else None,  # price reported and > 0
         "signed_shares": None
         if shares is None or ad not in ("A", "D")
@@ -165,30 +227,82 @@ def _derive_transaction(
         "tenb51_checkbox": checkbox,
         "tenb51_footnote_mention": mention,
         "tenb51_plan_adoption_date": next((n.plan_adopted for n in row_notes if n.plan_adopted), None),
-        "tenb51_plan": _plan_flag(checkbox, mention),
+        "tenb51_plan": row_plan_flag(checkbox, mention, code),
         "filing_lag_business_days": lag,
         "is_late": _is_late(lag, timeliness, document_type, row.get("transaction_form_type")),
         "date_plausible": date_plausible(
             row.get("transaction_date"), period_of_report=doc.get("period_of_report"), filed=filed
         ),
-        "value_flags": _value_flags(row, price),
-        "footnote_texts": [n.text for n in row_notes],
+        "value_flags": _value_flags(row, price, price_range, price_notes),
+        "footnote_texts": bounded_texts([n.text for n in row_notes]),
     }
 
 
 # Above any listed share's price (Berkshire A trades under $1M); filers sometimes type a total into the price.
 IMPLAUSIBLE_PRICE = Decimal(1_000_000)
+# Above any real single trade (the largest insider and 10% owner trades are a few $10B).
+IMPLAUSIBLE_VALUE = Decimal(100_000_000_000)
+# A reported price more than this fraction outside every range its own footnotes state is not an average of
+# those fills (a weighted average lies inside its range). Generous, so a typo in the footnote's range (GOOG
+# 0001127602-15-028697 states $663.91-$664.90 beside a $634.4608 average) does not discredit a sound price.
+RANGE_SLACK = Decimal("0.10")
+# An open-market price this many times above (or below) the median of the filing's other open-market prices
+# for the same security, with at least OUTLIER_MIN_PEERS others to compare with.
+OUTLIER_FACTOR = Decimal(10)
+OUTLIER_MIN_PEERS = 2  # other rows beside the one judged
 
 
-def _value_flags(row: dict[str, Any], price: Decimal | None) -> list[str]:
-    """Flags, never corrections: the as-filed values stay as filed."""
+def _value_flags(
+    row: dict[str, Any],
+    price: Decimal | None,
+    price_range: tuple[Decimal, Decimal] | None,
+    price_notes: list[FootnoteFacts],
+) -> list[str]:
+    """Flags, never corrections: the as-filed values stay as filed. Each flag is a reason code:
+    ``price_equals_total_value``, ``price_implausible`` (>= $1M a share), ``price_outside_range`` (more than
+    RANGE_SLACK outside every range the price's footnotes state), ``value_implausible`` (shares x price or the total value over
+    $100B); ``price_outlier`` is added per filing (``flag_price_outliers``)."""
     flags = []
     total = row.get("total_value")
+    shares = row.get("shares")
     if price is not None and total is not None and price == total and price != 0:
         flags.append("price_equals_total_value")
     elif price is not None and price >= IMPLAUSIBLE_PRICE:
         flags.append("price_implausible")
+    if (
+        price
+        and price_range is None
+        and _outside_every_range(price, [r for n in price_notes for r in n.ranges])
+    ):
+        flags.append("price_outside_range")
+    values = [abs(total) if total is not None else None, abs(shares * price) if price and shares else None]
+    if any(v is not None and v > IMPLAUSIBLE_VALUE for v in values):
+        flags.append("value_implausible")
     return flags
+
+
+def _outside_every_range(price: Decimal, ranges: list[tuple[Decimal, Decimal]]) -> bool:
+    return bool(ranges) and not any(
+        low * (1 - RANGE_SLACK) <= price <= high * (1 + RANGE_SLACK) for low, high in ranges[:MAX_ROW_RANGES]
+    )
+
+
+def flag_price_outliers(transactions: list[dict[str, Any]]) -> None:
+    """Add ``price_outlier`` to open-market rows whose price is OUTLIER_FACTOR times above or below the
+    median open-market price of the filing's rows of the same table and security (at least 3 rows)."""
+    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for row in transactions:
+        if row["derived"]["is_open_market"] and row.get("price_per_share"):
+            groups.setdefault((row["table"], row.get("security_title")), []).append(row)
+    for rows in groups.values():
+        if len(rows) <= OUTLIER_MIN_PEERS:
+            continue
+        prices = sorted(row["price_per_share"] for row in rows)
+        median = prices[len(prices) // 2]  # with 3 or more rows, one wild price cannot move it far
+        for row in rows:
+            price = row["price_per_share"]
+            if median > 0 and (price > median * OUTLIER_FACTOR or price * OUTLIER_FACTOR < median):
+                row["derived"]["value_flags"].append("price_outlier")
 
 
 def _is_late(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from streams.bounds import FREE_TEXT_CAP, date_in_bounds
+
 _DASH = "-‐‑‒–—−"  # hyphen-minus, hyphen, non-breaking hyphen, figure dash, en dash, em dash, minus sign
 
 # "10b5-1", "10b-5-1", "10b5–1", "10b 5-1", "10b51": between the 5 and the 1 a dash or nothing. A plain space
@@ -46,10 +48,10 @@ _MONTHS = {
 _MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _MONTH = rf"\b(?:{_MONTH_NAMES})\b\.?"
 _DATE = re.compile(
-    rf"(?P<mdy_month>{_MONTH})\s*(?P<mdy_day>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<mdy_year>\d{{4}})\b"
-    rf"|\b(?P<dmy_day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dmy_month>{_MONTH}),?\s*(?P<dmy_year>\d{{4}})\b"
-    r"|\b(?P<iso_year>\d{4})-(?P<iso_month>\d{1,2})-(?P<iso_day>\d{1,2})\b"
-    r"|\b(?P<us_month>\d{1,2})[/-](?P<us_day>\d{1,2})[/-](?P<us_year>\d{4}|\d{2})\b",
+    rf"(?P<mdy_month>{_MONTH})\s*(?P<mdy_day>[0-9]{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(?P<mdy_year>[0-9]{{4}})\b"
+    rf"|\b(?P<dmy_day>[0-9]{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dmy_month>{_MONTH}),?\s*(?P<dmy_year>[0-9]{{4}})\b"
+    r"|\b(?P<iso_year>[0-9]{4})-(?P<iso_month>[0-9]{1,2})-(?P<iso_day>[0-9]{1,2})\b"
+    r"|\b(?P<us_month>[0-9]{1,2})[/-](?P<us_day>[0-9]{1,2})[/-](?P<us_year>[0-9]{4}|[0-9]{2})\b",
     re.IGNORECASE,
 )
 # Words that introduce the adoption date; "dated" only right before the date ("a plan dated May 1, 2024").
@@ -66,40 +68,54 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _ABBREVIATION = re.compile(
     rf"\b(?:{_MONTH_NAMES}|mr|mrs|ms|dr|jr|sr|st|inc|co|corp|ltd|no|nos|l\.p|l\.l\.c|u\.s|n\.a|v|vs)\.$", re.I
 )
+_ABBREVIATION_TAIL = 16  # longer than any abbreviation above with the word boundary before it
 # A later sentence about "the plan" (not "the 2020 Equity Incentive Plan") can give the date.
 _THE_PLAN = re.compile(r"\b(?:the|such|this|that|said|trading)\s+plan\b", re.IGNORECASE)
 
 
 def mentions_10b5_1(text: str | None) -> bool:
-    """True when the text cites Rule 10b5-1 in any of its spellings, never for bare Rule 10b-5."""
-    return text is not None and _MAYBE.search(text) is not None and _MENTION.search(text) is not None
+    """True when the text cites Rule 10b5-1 in any of its spellings, never for bare Rule 10b-5.
+
+    Reads the first FREE_TEXT_CAP characters.
+    """
+    if not text:
+        return False
+    text = text[:FREE_TEXT_CAP]
+    return _MAYBE.search(text) is not None and _MENTION.search(text) is not None
 
 
 def _sentences(text: str) -> list[str]:
     """Split on sentence punctuation, gluing back splits after abbreviations ("Mr. Smith") or before a
-    piece that does not start with a capital ("Dec. 6", "Inc. and")."""
-    out: list[str] = []
+    piece that does not start with a capital ("Dec. 6", "Inc. and").
+
+    Linear: a sentence is built as a list of pieces, and the abbreviation test looks only at the tail of the
+    piece before the split (an abbreviation is a short word), never at the whole sentence so far.
+    """
+    out: list[list[str]] = []
     for piece in _SENTENCE_END.split(text):
-        if out and (_ABBREVIATION.search(out[-1]) or not piece[:1].isupper()):
-            out[-1] = f"{out[-1]} {piece}"
+        if out and (_ABBREVIATION.search(out[-1][-1][-_ABBREVIATION_TAIL:]) or not piece[:1].isupper()):
+            out[-1].append(piece)
         else:
-            out.append(piece)
-    return out
+            out.append([piece])
+    return [" ".join(pieces) for pieces in out]
 
 
 def _to_date(found: re.Match[str]) -> date | None:
     g = found.groupdict()
+    adopted: date | None = None
     try:
         if g["mdy_month"]:
-            return date(int(g["mdy_year"]), _month(g["mdy_month"]), int(g["mdy_day"]))
-        if g["dmy_month"]:
-            return date(int(g["dmy_year"]), _month(g["dmy_month"]), int(g["dmy_day"]))
-        if g["iso_year"]:
-            return date(int(g["iso_year"]), int(g["iso_month"]), int(g["iso_day"]))
-        year = int(g["us_year"])
-        return date(year + 2000 if year < 100 else year, int(g["us_month"]), int(g["us_day"]))
+            adopted = date(int(g["mdy_year"]), _month(g["mdy_month"]), int(g["mdy_day"]))
+        elif g["dmy_month"]:
+            adopted = date(int(g["dmy_year"]), _month(g["dmy_month"]), int(g["dmy_day"]))
+        elif g["iso_year"]:
+            adopted = date(int(g["iso_year"]), int(g["iso_month"]), int(g["iso_day"]))
+        else:
+            year = int(g["us_year"])
+            adopted = date(year + 2000 if year < 100 else year, int(g["us_month"]), int(g["us_day"]))
     except ValueError:
         return None
+    return adopted if date_in_bounds(adopted) else None  # "May 1, 0001" is no date later steps can use
 
 
 def _month(name: str) -> int:
@@ -112,9 +128,11 @@ def plan_adoption_date(text: str | None) -> date | None:
     The sentence must cite 10b5-1, or speak of "the plan" in a text that cites 10b5-1 elsewhere. The date must
     follow "adopted"/"entered into"/"adoption date" closely (see ``_GAP_STOP``), so a modification or trade
     date is not taken for it. First such date in text order; None when there is none or it is not a real date.
+    Reads the first FREE_TEXT_CAP characters.
     """
     if not text or not mentions_10b5_1(text):
         return None
+    text = text[:FREE_TEXT_CAP]
     for sentence in _sentences(text):
         if not (mentions_10b5_1(sentence) or _THE_PLAN.search(sentence)):
             continue

@@ -19,7 +19,9 @@ Decisions:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+from streams.derive import FREE_TEXT_CAP
 from streams.models import Role
 
 # Lookbehinds for qualifiers that make a title a lesser one ("vice president", "deputy cfo").
@@ -43,7 +45,13 @@ _BOARD_WORDS = frozenset(
     | {"chairman", "chairwoman", "chairperson", "cob", "10", "ten", "percent", "owner", "trustee"}
     | {"none", "n", "a", "na"}
 )
-_SEE_REMARKS = re.compile(r"\bsee\b.*\b(?:remarks?|explanation)", re.IGNORECASE)
+# "See Remarks", "see explanation of responses": "see" and, later on the same line, remark(s)/explanation. Two
+# searches rather than one "see.*remarks" pattern, whose backtracking is quadratic in a title of repeated "see ".
+_SEE = re.compile(r"\bsee\b", re.IGNORECASE)
+_REMARKS_WORD = re.compile(r"\b(?:remarks?|explanation)", re.IGNORECASE)
+# Titles are at most 30 characters in EDGAR's form; only this much of a title (or of remarks) is analysed.
+TITLE_CAP = 256
+REMARKS_CAP = FREE_TEXT_CAP
 _REMARKS_TITLE = re.compile(r"\btitle\s*[:\-–]\s*([^\n;]+)", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[^\w]+")
 
@@ -53,15 +61,44 @@ def _normalize(title: str) -> str:
     return _SEPARATORS.sub(" ", title.lower().replace("&", " and ")).strip()
 
 
+def _says_see_remarks(title: str) -> bool:
+    for line in title.split("\n"):  # as "." in a pattern: lines end at \n only
+        see = _SEE.search(line)
+        if see is not None and _REMARKS_WORD.search(line, see.end()) is not None:
+            return True
+    return False
+
+
+@lru_cache(maxsize=64)  # one filing's owners share its remarks: read them once, not once per owner
+def _title_from_remarks(remarks: str) -> str:
+    """The part after "Title:" when the remarks have one, else the remarks (their first REMARKS_CAP characters)."""
+    head = remarks[:REMARKS_CAP]
+    found = _REMARKS_TITLE.search(head)
+    return found.group(1) if found else head
+
+
 def _effective_title(officer_title: str | None, remarks: str | None) -> tuple[str, bool]:
-    """The text to match and whether it came from a real (non-placeholder) title."""
-    title = (officer_title or "").strip()
-    if not _SEE_REMARKS.search(title):
+    """The text to match and whether it came from a real (non-placeholder) title.
+
+    Only the first TITLE_CAP characters of a title and REMARKS_CAP of the remarks are read, so the work per
+    owner is bounded whatever a filer puts there.
+    """
+    title = (officer_title or "")[:TITLE_CAP].strip()
+    if not _says_see_remarks(title):
         return title, bool(title)
     if not remarks:
         return "", False
-    found = _REMARKS_TITLE.search(remarks)
-    return (found.group(1) if found else remarks), False
+    return _title_from_remarks(remarks), False
+
+
+@lru_cache(maxsize=256)  # joint filers and repeated owners share titles
+def _title_roles(raw: str) -> tuple[frozenset[Role], bool]:
+    """The executive and chair roles a title names, and whether it names only board or ownership roles."""
+    title = _normalize(raw)
+    found = {role for role, pattern in _EXECUTIVE_ROLES if pattern.search(title)}
+    if _CHAIR.search(title):
+        found.add(Role.CHAIR)
+    return frozenset(found), set(title.split()) <= _BOARD_WORDS
 
 
 def normalize_roles(
@@ -77,12 +114,9 @@ def normalize_roles(
     """Roles in ``Role`` declaration order, no duplicates. ``other_text`` never adds a role (see module)."""
     del other_text  # accepted for the caller's convenience; deliberately not a source of roles
     raw, real_title = _effective_title(officer_title, remarks)
-    title = _normalize(raw)
-    found = {role for role, pattern in _EXECUTIVE_ROLES if pattern.search(title)}
-    if _CHAIR.search(title):
-        found.add(Role.CHAIR)
-    titled_officer = real_title and not set(title.split()) <= _BOARD_WORDS
-    if not (found - {Role.CHAIR}) and (is_officer or titled_officer):
+    named, board_only = _title_roles(raw)
+    found = set(named)
+    if not (found - {Role.CHAIR}) and (is_officer or (real_title and not board_only)):
         found.add(Role.OTHER_OFFICER)
     for flag, role in (
         (is_director, Role.DIRECTOR),

@@ -13,11 +13,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from streams import __version__
+from streams.bounds import MAX_DATE, MIN_DATE, date_in_bounds
 from streams.derive.enrich import enrich
 from streams.models import Filing
 from streams.parse.errors import ErrorCode, ParseError
 from streams.parse.ownership import DOCUMENT_TYPES, load_tree, read_document
-from streams.parse.sgml import looks_like_submission, unwrap_submission
+from streams.parse.sgml import EASTERN, looks_like_submission, unwrap_submission
 
 __all__ = ["DEFAULT_MAX_BYTES", "ErrorCode", "ParseError", "parse_filing"]
 
@@ -44,6 +45,20 @@ def parse_filing(
         raise ParseError(ErrorCode.MALFORMED_XML, "document nests too deeply") from None
     except Exception as exc:  # the contract: nothing but ParseError escapes, whatever the input
         raise ParseError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}") from exc
+
+
+def eastern(value: datetime | None, header: dict[str, Any] | None = None) -> datetime | None:
+    """An acceptance time as a tz-aware datetime: one without a UTC offset is EDGAR's wall clock, US Eastern.
+
+    Aware values are kept as given. Never returns a naive datetime, which later steps could not compare.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ParseError(
+            ErrorCode.INVALID_VALUE, f"acceptance_datetime is {value!r}, not a datetime", header=header
+        )
+    return value.replace(tzinfo=EASTERN) if value.utcoffset() is None else value
 
 
 def _parse(
@@ -81,8 +96,16 @@ def _parse(
 
     h = unwrapped.header if header else None
     doc["accession_number"] = (h and h.accession_number) or accession_number
-    doc["acceptance_datetime"] = (h and h.acceptance_datetime) or acceptance_datetime
+    doc["acceptance_datetime"] = eastern((h and h.acceptance_datetime) or acceptance_datetime, header)
     doc["filed_date"] = (h and h.filed_date) or filed_date
+    for name in ("acceptance_datetime", "filed_date"):
+        value = doc[name]
+        if value is not None and not date_in_bounds(value if type(value) is date else value.date()):
+            raise ParseError(
+                ErrorCode.INVALID_VALUE,
+                f"{name} is {value.isoformat()}, outside {MIN_DATE}..{MAX_DATE}",
+                header=header,
+            )
     if h:
         if h.issuer_sic:
             doc["issuer"]["sic"] = h.issuer_sic

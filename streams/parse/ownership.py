@@ -21,6 +21,7 @@ DOCUMENT_TYPES = frozenset({"3", "3/A", "4", "4/A", "5", "5/A"})
 
 _HOSTILE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _ROOT_CLOSED = re.compile(rb"</(?:[\w.-]+:)?ownershipDocument\s*>\s*\Z")
+_ROOT_TAIL = 256  # the closing tag is looked for at the end only, not at every "</" of the document
 _ROW_TAGS = {
     "nonDerivativeTransaction": ("non_derivative", "transactions"),
     "nonDerivativeHolding": ("non_derivative", "holdings"),
@@ -165,13 +166,27 @@ def _footnote_refs(el: etree._Element) -> list[str]:
     return [(c.get("id") or "").strip() for c in el.iterchildren("footnoteId")]
 
 
+_HOSTILE_MESSAGE = "document declares a DOCTYPE or ENTITY; ownership documents never do, refused unparsed"
+# Encodings whose "<!DOCTYPE" is not those ASCII bytes: UTF-16 and UTF-32 (with or without a byte-order
+# mark; XML's encoding detection reads the NUL bytes around "<"). Real filings are ASCII or UTF-8.
+_WIDE_ENCODINGS = ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be")
+_HOSTILE_TEXT = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def _declares_doctype(xml: bytes) -> bool:
+    """A DOCTYPE or ENTITY declaration in the document's own encoding, found before lxml sees it."""
+    if _HOSTILE.search(xml):
+        return True
+    if b"\x00" not in xml[:4]:  # ASCII-compatible: the byte search above was the whole answer
+        return False
+    # Only wide-encoded documents get here (a rare, never legitimate case); each decoding costs one pass.
+    return any(_HOSTILE_TEXT.search(xml.decode(codec, "ignore")) for codec in _WIDE_ENCODINGS)
+
+
 def load_tree(xml: bytes, warnings: list[str]) -> etree._Element:
     """Parse with every external door shut; repair only what provably loses nothing."""
-    if _HOSTILE.search(xml):
-        raise ParseError(
-            ErrorCode.HOSTILE_XML,
-            "document declares a DOCTYPE or ENTITY; ownership documents never do, refused unparsed",
-        )
+    if _declares_doctype(xml):
+        raise ParseError(ErrorCode.HOSTILE_XML, _HOSTILE_MESSAGE)
     try:
         root = etree.fromstring(xml, _STRICT)
     except etree.XMLSyntaxError as strict_error:
@@ -182,6 +197,8 @@ def load_tree(xml: bytes, warnings: list[str]) -> etree._Element:
         root is not None and b"xmlns:" in xml
     ):
         _strip_namespaces(root)
+    if root is not None and root.getroottree().docinfo.doctype:  # type: ignore[union-attr]  # any encoding
+        raise ParseError(ErrorCode.HOSTILE_XML, _HOSTILE_MESSAGE.replace("refused unparsed", "refused"))
     if root is None or _local(root.tag) != "ownershipDocument":
         found = _local(root.tag) if root is not None else "nothing"
         raise ParseError(
@@ -207,7 +224,7 @@ def _recover(xml: bytes, strict_error: etree.XMLSyntaxError, warnings: list[str]
     message = f"malformed XML: {strict_error}"
     if getattr(strict_error, "code", None) not in _REPAIRABLE:
         raise ParseError(ErrorCode.MALFORMED_XML, message)
-    if not _ROOT_CLOSED.search(xml):
+    if not _ROOT_CLOSED.search(xml, max(0, len(xml.rstrip()) - _ROOT_TAIL)):
         raise ParseError(ErrorCode.MALFORMED_XML, f"{message} (document is truncated or not closed)")
     try:
         root = etree.fromstring(xml, _RECOVER)
@@ -221,8 +238,23 @@ def _recover(xml: bytes, strict_error: etree.XMLSyntaxError, warnings: list[str]
         raise ParseError(
             ErrorCode.MALFORMED_XML, f"{message}; repair would keep {kept_rows} of {raw_rows} rows"
         )
+    _check_characters(root)
     warnings.append(f"recovered {message}")
     return root
+
+
+def _check_characters(root: etree._Element) -> None:
+    """A repaired tree can hold character references to surrogates (&#xD800;), which lxml keeps as bytes that
+    are not UTF-8 and no later step can encode: refuse them here, naming the element."""
+    for el in root.iter():
+        try:
+            el.text, el.tail, list(el.attrib.values())
+        except UnicodeDecodeError:
+            name = _local(el.tag) or "a comment"
+            raise ParseError(
+                ErrorCode.INVALID_VALUE,
+                f"<{name}> holds a character reference to a surrogate (&#xD800;-&#xDFFF;), not a character",
+            ) from None
 
 
 def read_document(root: etree._Element, warnings: list[str]) -> dict[str, Any]:
@@ -287,6 +319,19 @@ def _check_footnote_refs(doc: dict[str, Any], warnings: list[str]) -> None:
         warnings.append(f"footnote {missing} is cited but not defined in <footnotes>")
 
 
+_ISSUER_TEXT = {
+    "issuerName": "name",
+    "issuerTradingSymbol": "trading_symbol",
+    "issuerForeignTradingSymbol": "foreign_trading_symbol",  # X0609, foreign private issuers
+}
+
+
+def _short(el: etree._Element, name: str) -> str | None:
+    """An identifying text leaf, bounded (see values.MAX_FIELD_CHARS)."""
+    text = _leaf(el)
+    return None if text is None else to_text(text, name)
+
+
 def _read_issuer(el: etree._Element) -> dict[str, Any]:
     issuer: dict[str, Any] = {}
     for child in el:
@@ -295,12 +340,8 @@ def _read_issuer(el: etree._Element) -> dict[str, Any]:
             text = _leaf(child)
             if text is not None:
                 issuer["cik"] = to_cik(text, name)
-        elif name == "issuerName":
-            issuer["name"] = _leaf(child)
-        elif name == "issuerTradingSymbol":
-            issuer["trading_symbol"] = _leaf(child)
-        elif name == "issuerForeignTradingSymbol":
-            issuer["foreign_trading_symbol"] = _leaf(child)
+        elif name in _ISSUER_TEXT:
+            issuer[_ISSUER_TEXT[name]] = _short(child, name)
     if "cik" not in issuer:
         raise ParseError(ErrorCode.MISSING_REQUIRED, "<issuer> has no <issuerCik>")
     return issuer
@@ -315,6 +356,8 @@ def _read_owner(el: etree._Element, warnings: list[str]) -> dict[str, Any]:
             if name is None:
                 continue
             text = _leaf(child)
+            if text is not None:
+                to_text(text, name)  # every owner leaf is identifying text: bounded
             if part_name == "reportingOwnerId":
                 if name == "rptOwnerCik" and text is not None:
                     owner["cik"] = to_cik(text, name)
@@ -322,13 +365,18 @@ def _read_owner(el: etree._Element, warnings: list[str]) -> dict[str, Any]:
                     owner["name"] = text
             elif part_name == "reportingOwnerAddress":
                 if name in _ADDRESS_FIELDS:
-                    owner["address"][_ADDRESS_FIELDS[name]] = text
+                    if text is not None or _ADDRESS_FIELDS[name] not in owner["address"]:
+                        owner["address"][_ADDRESS_FIELDS[name]] = text
                 elif name == "rptOwnerGoodAddress" and text is not None:
                     owner["address"]["good_address"] = to_bool(text, name)
                 elif name == "rptOwnerNonUSAddressFlag" and text is not None:
                     owner["address"]["non_us_address"] = to_bool(text, name)
-                elif name == "rptOwnerNonUSStateTerritory" and text is not None:
-                    owner["address"].setdefault("state_description", text)
+                elif (
+                    name == "rptOwnerNonUSStateTerritory"
+                    and text is not None
+                    and owner["address"].get("state_description") is None  # an empty one must not hide it
+                ):
+                    owner["address"]["state_description"] = text  # X0609's non-US state or territory
             elif part_name == "reportingOwnerRelationship":
                 if name in _RELATIONSHIP_FLAGS:
                     owner[_RELATIONSHIP_FLAGS[name]] = False if text is None else to_bool(text, name)
@@ -346,7 +394,7 @@ def _read_signature(el: etree._Element) -> dict[str, Any]:
     for child in el:
         name = _local(child.tag)
         if name == "signatureName":
-            sig["name"] = _leaf(child)
+            sig["name"] = _short(child, name)
         elif name == "signatureDate":
             text = _leaf(child)
             sig["date"] = None if text is None else to_date(text, name)

@@ -63,8 +63,8 @@ _SIC_KEYS = (b"STANDARD INDUSTRIAL CLASSIFICATION:", b"<ASSIGNED-SIC>")
 _STATE_KEYS = (b"STATE OF INCORPORATION:", b"<STATE-OF-INCORPORATION>")
 _ROOT_ACCESSION = re.compile(rb"<SEC-(?:DOCUMENT|HEADER)>[ \t]*(\d{10}-\d{2}-\d{6})")
 _DOC_TYPE = re.compile(rb"<TYPE>[ \t]*([^<\r\n]*)")
-_SIC_BRACKETS = re.compile(r"\[\s*(\d{1,4})\s*\]")
-_ACCESSION = re.compile(r"(\d{10})-?(\d{2})-?(\d{6})")
+_SIC_BRACKETS = re.compile(r"\[\s*(\d{1,4})\s*\]", re.ASCII)
+_ACCESSION = re.compile(r"(\d{10})-?(\d{2})-?(\d{6})", re.ASCII)
 _PEM_HEADER_LINE = re.compile(rb"[A-Za-z][A-Za-z0-9-]*:|[ \t]")
 _NS_PREFIX = re.compile(rb"<[A-Za-z_][\w.-]*:\Z")
 _WS = b" \t\r\n\f\v"
@@ -383,9 +383,16 @@ def _value(text: bytes, lo: int, hi: int, line_key: bytes | None, tag: bytes) ->
     return text[start : end if nl < 0 else nl]
 
 
+_INDENT_CAP = 256  # a header line is indented by a few tabs; looking further back would be quadratic
+
+
 def _line_start(text: bytes, pos: int) -> bool:
-    """Only blanks between the previous line break (or the start) and pos."""
-    nl = text.rfind(b"\n", 0, pos)
+    """Only blanks between the previous line break (or the start) and pos, looking back _INDENT_CAP bytes:
+    a key in a long line of repeated keys costs a constant, not a scan back to the line's start."""
+    lo = max(0, pos - _INDENT_CAP)
+    nl = text.rfind(b"\n", lo, pos)
+    if nl < 0 and lo > 0:
+        return False
     return not text[nl + 1 : pos].strip(b" \t")
 
 
