@@ -1,12 +1,14 @@
-"""Alerts: pure functions from transaction records (and per-issuer state) to Alert messages.
+"""Alerts: pure functions from transaction records (and state kept through the state port) to Alert messages.
 
-No Faust and no I/O here apart from reading the rules file: the agents call these functions and store the
-states in tables, so every rule is testable on plain records.
+No Faust and no I/O here apart from reading the rules file. The pipeline calls ``alert_step`` once per filing
+with a ``streams.state.State``; ``flow_report`` answers GET /issuers/{cik}/flow from the same state.
 """
 
 from streams.alerts.evaluate import evaluate_filing
-from streams.alerts.ids import alert_id
+from streams.alerts.flow import flow_report
+from streams.alerts.ids import alert_id, event_alert_id
 from streams.alerts.rules import RulesConfig, RulesError, load_rules
+from streams.alerts.step import alert_step
 from streams.alerts.windows import ClusterState, FirstPurchaseState, cluster_step, first_purchase_step
 
 __all__ = [
@@ -15,8 +17,11 @@ __all__ = [
     "RulesConfig",
     "RulesError",
     "alert_id",
+    "alert_step",
     "cluster_step",
     "evaluate_filing",
+    "event_alert_id",
     "first_purchase_step",
+    "flow_report",
     "load_rules",
 ]

@@ -1,5 +1,9 @@
 """Per-filing rules: large dispositions, CEO/CFO sales, insider purchases, late filings.
 
+The pipeline now calls ``streams.alerts.alert_step``, which raises one alert per economic event (see events.py)
+and uses ``late_alerts`` from here; ``evaluate_filing`` stays as the stateless per-filing view (one alert per rule
+and filing), for tools and tests that judge a single filing.
+
 Each rule judges one filing's rows for one owner group as a whole: an order filled in many tranches (or split
 by the 30-row cap) is one decision, so it is one alert with summed shares and dollars, never one per row.
 A joint filing is one owner group, so its dollars are never multiplied by the number of owners.
@@ -45,7 +49,7 @@ def evaluate_filing(records: list[TransactionRecord], rules: RulesConfig) -> lis
         if not group[0].is_amendment:
             alerts += _sale_alerts(group, rules)
             alerts += _purchase_alerts(group, rules)
-        alerts += _late_alerts(group, rules)
+        alerts += late_alerts(group, rules)
     return alerts
 
 
@@ -99,7 +103,7 @@ def row_is_late(record: TransactionRecord, min_business_days: int) -> bool:
     return bool(derived.is_late)
 
 
-def _late_alerts(group: Sequence[TransactionRecord], rules: RulesConfig) -> list[Alert]:
+def late_alerts(group: Sequence[TransactionRecord], rules: RulesConfig) -> list[Alert]:
     rule = rules.late_filing
     late = [r for r in group if row_is_late(r, rule.min_business_days)] if rule.enabled else []
     if not late:
