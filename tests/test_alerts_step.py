@@ -54,7 +54,9 @@ def moved(
     return out
 
 
-def run(filings: list[list[TransactionRecord]], state: DictState | None = None, config: RulesConfig = DEFAULTS):
+def run(
+    filings: list[list[TransactionRecord]], state: DictState | None = None, config: RulesConfig = DEFAULTS
+):
     state = state if state is not None else DictState()
     alerts: list[Alert] = []
     for records in filings:
@@ -88,12 +90,15 @@ def test_demo_samples_raise_one_alert_per_event_and_replay_raises_nothing_new() 
         assert alert.rule == "executive_sale" and alert.severity == "high"
         assert alert.revision == 0 and not alert.is_revision
     # Before: the three executive sales were each also a separate large_disposition alert (25 alerts).
-    assert Counter(a.rule for a in alerts) == {
-        "insider_purchase": 11,  # one per buyer and trade day (SQ Botha: 4 days; SCTY Musk: 3 days in 2 filings)
-        "large_disposition": 8,  # PLTR Thiel 3 days, DKNG Dodge 2, TSLA Baglino, AAPL Adams, MSFT Hogan
-        "executive_sale": 3,
-        "late_filing": 1,
-    }
+    assert (
+        Counter(a.rule for a in alerts)
+        == {
+            "insider_purchase": 11,  # one per buyer and trade day (SQ Botha: 4 days; SCTY Musk: 3 days in 2 filings)
+            "large_disposition": 8,  # PLTR Thiel 3 days, DKNG Dodge 2, TSLA Baglino, AAPL Adams, MSFT Hogan
+            "executive_sale": 3,
+            "late_filing": 1,
+        }
+    )
     assert "first_purchase" not in {r for a in alerts for r in a.rules}  # no history: no "first" claim
     assert_bounded(state)
     before = json.dumps(state.data, sort_keys=True)
@@ -293,7 +298,9 @@ def test_flow_windows_equal_a_hand_computation() -> None:
         moved(ntra, "0000000042-25-000003", issuer=ACME, filed=end - timedelta(days=29)),  # in the 30 days
         moved(musk, "0000000042-25-000004", issuer=ACME, filed=end - timedelta(days=30)),  # 31st day back
         moved(hogan, "0000000042-25-000005", issuer=ACME, filed=end - timedelta(days=200)),
-        moved(hogan, "0000000042-25-000006", issuer=ACME, filed=end - timedelta(days=365)),  # out of every window
+        moved(
+            hogan, "0000000042-25-000006", issuer=ACME, filed=end - timedelta(days=365)
+        ),  # out of every window
         moved(ntra, "0000000042-25-000007", issuer=ACME, filed=end + timedelta(days=1)),  # after the end
     ]
     state, _ = run(filings)
@@ -326,21 +333,29 @@ def test_flow_turn_alert_when_enabled() -> None:
     config = rules(flow_turn={"enabled": True, "min_net_usd": 20_000_000, "min_net_insiders": 2})
     state, alerts = run([moved(ntra, "0000000042-25-000003", issuer=ACME, filed=D)], config=config)
     assert [a.rule for a in alerts] == ["insider_purchase"]  # $5M, one buyer: not yet
-    state, alerts = run([moved(musk, "0000000042-25-000004", issuer=ACME, filed=D + timedelta(days=5))], state, config)
+    state, alerts = run(
+        [moved(musk, "0000000042-25-000004", issuer=ACME, filed=D + timedelta(days=5))], state, config
+    )
     turn = [a for a in alerts if a.rule == "flow_turn"]
     assert len(turn) == 1 and turn[0].severity == "low"
     assert turn[0].dollar_value == Decimal("30005251.1344")
     assert "2 buyers and 0 sellers in the 90 days of filings to 2025-06-07" in turn[0].message
-    _, alerts = run([moved(musk, "0000000042-25-000005", issuer=ACME, filed=D + timedelta(days=6))], state, config)
+    _, alerts = run(
+        [moved(musk, "0000000042-25-000005", issuer=ACME, filed=D + timedelta(days=6))], state, config
+    )
     assert "flow_turn" not in [a.rule for a in alerts]  # already positive: no new turn
-    assert "flow_turn" not in [a.rule for a in run([moved(ntra, "x", issuer=ACME, filed=D)])[1]]  # off by default
+    assert "flow_turn" not in [
+        a.rule for a in run([moved(ntra, "x", issuer=ACME, filed=D)])[1]
+    ]  # off by default
 
 
 def test_flow_index_keeps_a_year_of_buckets() -> None:
     state = DictState()
     hogan = real("d1d6fca1cd55.xml")
     for i in range(800):
-        alert_step(moved(hogan, f"0000000042-25-{i:06d}", issuer=ACME, filed=D + timedelta(days=i)), state, DEFAULTS)
+        alert_step(
+            moved(hogan, f"0000000042-25-{i:06d}", issuer=ACME, filed=D + timedelta(days=i)), state, DEFAULTS
+        )
     buckets = [k for k in state.data if k.startswith("flow|") and k.count("|") == 2]
     assert len(buckets) == 365 and len(state.data[f"flow|{ACME.cik}"]["days"]) == 365
     assert_bounded(state)
