@@ -20,7 +20,7 @@ from streams.alerts.rules import RulesError
 from streams.derive.enrich import row_id
 from streams.models import Alert, Issuer, TransactionRecord
 from streams.state import MAX_VALUE_BYTES, DictState, Staged
-from tests.test_alerts import EXPECTED_PER_FILING, real, record, rules
+from tests.test_alerts import EXPECTED_PER_FILING, buy, real, record, rules
 
 DEFAULTS = RulesConfig()
 ACME = Issuer(cik="0000000042", name="Acme Corp", trading_symbol="ACME")
@@ -195,6 +195,18 @@ def test_event_state_stays_bounded_with_thousands_of_tranches() -> None:
     assert alerts[0].revision >= 1
     assert len(alerts[0].txn_ids) == MAX_TXN_IDS
     assert alerts[0].shares == Decimal(30_000)  # every tranche counted, however many ids are listed
+    assert_bounded(state)
+
+
+def test_cluster_window_lives_under_its_key_and_replays_quietly() -> None:
+    filings = [buy(1, D), buy(2, D + timedelta(days=2)), buy(3, D + timedelta(days=4))]
+    state, alerts = run(filings)
+    clusters = [a for a in alerts if a.rule == "cluster_buy"]
+    assert len(clusters) == 1 and len(clusters[0].owners) == 3
+    assert len(state.data[f"cluster|{filings[0][0].issuer.cik}"]["purchases"]) == 3
+    _, again = run(filings, state)
+    assert again == []
+    state, _ = run([buy(n, D + timedelta(days=6)) for n in range(4, 400)])
     assert_bounded(state)
 
 

@@ -31,6 +31,7 @@ from streams.alerts.aggregate import (
 from streams.alerts.ids import alert_id
 from streams.alerts.rules import RulesConfig, Severity
 from streams.alerts.text import late_message, purchase_message, sale_message
+from streams.derive.calendar import edgar_filing_date
 from streams.models import Alert, Role, TransactionRecord
 
 LARGE_DISPOSITION = "large_disposition"
@@ -119,7 +120,8 @@ def late_alerts(group: Sequence[TransactionRecord], rules: RulesConfig) -> list[
         len(late),
         worst.derived.filing_lag_business_days if worst else None,
         (worst.deemed_execution_date or worst.transaction_date) if worst else None,
-        first.filed_date or (first.acceptance_datetime.date() if first.acceptance_datetime else None),
+        first.filed_date
+        or (edgar_filing_date(first.acceptance_datetime) if first.acceptance_datetime else None),
     )
     return [build_alert(LATE_FILING, rule.severity, group, agg, message, amounts=False)]
 

@@ -10,7 +10,9 @@ n+1 and the new totals (the alerts topic is compacted by key, so the latest revi
 Key ``event|<issuer cik>|<owner group>|<trade date>|<buy|sell>``; value: the summed shares and dollars, the holding
 lines' sold shares and balances, the filings and txn_ids counted (a filing seen again adds nothing), the rules
 matched so far, the revision, and the trader pattern and first-purchase verdict fixed when the event began.
-Bounded: at most MAX_FILINGS filings, MAX_TXN_IDS txn_ids and MAX_LINES holding lines per event (under 40 KB).
+Bounded: at most MAX_FILINGS filings (an event reported by more forgets its oldest ones), MAX_TXN_IDS txn_ids
+(further rows still add to the totals, the alert lists the first ids) and MAX_LINES holding lines per event:
+under 40 KB.
 Amendments add nothing (they restate trades already counted).
 """
 

@@ -11,8 +11,10 @@ only a late_filing alert, which has no memory, is republished unchanged under it
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date
+from typing import Any
 
 from streams.alerts.aggregate import filing_groups, owner_ciks
 from streams.alerts.evaluate import late_alerts
@@ -29,7 +31,9 @@ from streams.alerts.history import (
 from streams.alerts.rules import RulesConfig
 from streams.alerts.windows import MAX_CLUSTER_PURCHASES, ClusterState, cluster_step
 from streams.models import Alert, TraderPattern, TransactionRecord
-from streams.state import State, key
+from streams.state import MAX_VALUE_BYTES, State, key
+
+CLUSTER_MAX_BYTES = MAX_VALUE_BYTES * 3 // 4
 
 
 def alert_step(
@@ -102,14 +106,28 @@ def cluster_key(issuer_cik: str) -> str:
 def _cluster(
     state: State, issuer_cik: str, records: list[TransactionRecord], rules: RulesConfig
 ) -> list[Alert]:
-    """The cluster-buy window under ``cluster|<issuer>`` (bounded: window_days of dates, MAX_CLUSTER_PURCHASES)."""
+    """The cluster-buy window under ``cluster|<issuer>``: window_days of dates, MAX_CLUSTER_PURCHASES purchases,
+    and at most CLUSTER_MAX_BYTES serialised (a burst of big joint filings drops its oldest entries first)."""
     stored = state.get(cluster_key(issuer_cik))
     before = ClusterState.model_validate(stored) if stored else None
     after, alerts = cluster_step(before, records, rules)
-    value = after.model_dump(mode="json")
+    value = _within_budget(after.model_dump(mode="json"))
     if value != stored:
         state.put(cluster_key(issuer_cik), value)
     return alerts
+
+
+def _within_budget(value: dict[str, Any]) -> dict[str, Any]:
+    sizes = {name: [len(json.dumps(item)) for item in value[name]] for name in ("purchases", "emitted")}
+    total = len(json.dumps(value))
+    start = {"purchases": 0, "emitted": 0}
+    while total > CLUSTER_MAX_BYTES:
+        name = max(start, key=lambda n: len(sizes[n]) - start[n])  # the longer list gives up its oldest
+        if start[name] >= len(sizes[name]):
+            break
+        total -= sizes[name][start[name]] + 2  # the item and its ", "
+        start[name] += 1
+    return {**value, **{name: value[name][start[name] :] for name in start}}
 
 
 __all__ = ["MAX_CLUSTER_PURCHASES", "alert_step", "cluster_key"]
