@@ -13,7 +13,7 @@ import pytest
 
 from streams.alerts import RulesConfig, alert_step, event_alert_id, flow_report, load_rules
 from streams.alerts.aggregate import group_key, owner_ciks
-from streams.alerts.events import MAX_TXN_IDS
+from streams.alerts.events import HORIZON_DAYS, MAX_TXN_IDS
 from streams.alerts.flow import WINDOWS
 from streams.alerts.history import HISTORY_YEARS, History, classify, is_first_purchase
 from streams.alerts.rules import RulesError
@@ -103,8 +103,10 @@ def test_demo_samples_raise_one_alert_per_event_and_replay_raises_nothing_new() 
     assert_bounded(state)
     before = json.dumps(state.data, sort_keys=True)
     _, replay = run([f for f in filings if f], state)
-    assert [a.rule for a in replay] == ["late_filing"]  # memoryless, same id and content
-    assert replay[0] in alerts
+    # Nothing new: the events remembered stay quiet; late_filing (memoryless) and the samples' trades older than
+    # the event horizon before the newest sample (2025) are republished identical, same id and revision 0.
+    assert "late_filing" in [a.rule for a in replay]
+    assert all(a in alerts and a.revision == 0 for a in replay)
     assert json.dumps(state.data, sort_keys=True) == before
 
 
@@ -208,6 +210,26 @@ def test_cluster_window_lives_under_its_key_and_replays_quietly() -> None:
     assert again == []
     state, _ = run([buy(n, D + timedelta(days=6)) for n in range(4, 400)])
     assert_bounded(state)
+
+
+def test_old_events_leave_the_state() -> None:
+    state = DictState()
+    hogan = real("d1d6fca1cd55.xml")
+    for i in range(600):  # a sale every day for 600 days, each filed two days later
+        day = D + timedelta(days=i)
+        filing = moved(hogan, f"0000000042-25-{i:06d}", issuer=ACME, day=day, filed=day + timedelta(days=2))
+        alert_step(filing, state, DEFAULTS)
+    events = sorted(k for k in state.data if k.startswith("event|") and k.count("|") == 4)
+    index = state.data[f"event|{ACME.cik}"]
+    assert len(events) == len(index["events"]) == HORIZON_DAYS - 1  # trade dates from newest filed - 400 days
+    assert events[0].split("|")[3] == (D + timedelta(days=601 - HORIZON_DAYS)).isoformat()
+    assert_bounded(state)
+    # A trade older than the horizon alerts on its own rows, leaves nothing behind, and repeats identically.
+    old = moved(hogan, "0000000042-25-999999", issuer=ACME, day=D, filed=D + timedelta(days=601))
+    before = dict(state.data)
+    first, again = alert_step(old, state, DEFAULTS)[1], alert_step(old, state, DEFAULTS)[1]
+    assert first == again and first[0].revision == 0
+    assert {k for k in state.data if k.startswith("event|")} == {k for k in before if k.startswith("event|")}
 
 
 # ------------------------------------------------------------------------------------------------ history

@@ -14,12 +14,17 @@ Bounded: at most MAX_FILINGS filings (an event reported by more forgets its olde
 (further rows still add to the totals, the alert lists the first ids) and MAX_LINES holding lines per event:
 under 40 KB.
 Amendments add nothing (they restate trades already counted).
+
+An index ``event|<issuer cik>`` lists the issuer's events whose trade date lies within HORIZON_DAYS before the
+newest filing date seen (at most MAX_INDEXED, oldest out first); an event leaving it is deleted, so the number
+of event keys does not grow with history either. A filing reporting a trade older than that is judged on its
+own rows and not remembered: processed again, it republishes the same alert (same id, revision 0).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -39,6 +44,8 @@ FIRST_PURCHASE = "first_purchase"
 MAX_FILINGS = 200
 MAX_TXN_IDS = 1000
 MAX_LINES = 32
+HORIZON_DAYS = 400  # a Form 5 reports trades of the past fiscal year
+MAX_INDEXED = 500  # entries of ~30-110 bytes: under 56 KB
 SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
 # Ties in severity: the more specific rule is the primary one.
 RULE_ORDER = (EXECUTIVE_SALE, LARGE_DISPOSITION, INSIDER_PURCHASE, FIRST_PURCHASE)
@@ -209,14 +216,21 @@ def event_step(
     pattern: TraderPattern | None,
     since: date | None,
     first_purchase: bool,
+    filed: date | None = None,
 ) -> Alert | None:
-    """Add one filing's rows of one event; the event's alert (new or revised) when it has one to publish."""
+    """Add one filing's rows of one event; the event's alert (new or revised) when it has one to publish.
+
+    ``filed``: the filing's date, which moves the issuer's event horizon (None leaves it where it is)."""
     issuer = rows[0].issuer
     group = group_key(owner_ciks(rows[0]))
     name = event_key(issuer.cik, group, day, direction)
-    value = add_rows(state.get(name), rows, pattern=pattern, since=since, first_purchase=first_purchase)
+    stored = state.get(name)
+    value = add_rows(stored, rows, pattern=pattern, since=since, first_purchase=first_purchase)
     if value is None:
         return None  # this filing is already in the event: a redelivery
+    tracked = stored is not None or _track(
+        state, issuer.cik, [day.isoformat() if day else "", direction, group], filed
+    )
     severities = dict(matched_rules(direction, value, rows[0].owner_roles, rules))
     routine = value["pattern"] == "routine"
     policy = rules.trader_pattern.routine
@@ -232,11 +246,13 @@ def event_step(
         ),
     )
     if not matched:
-        state.put(name, value)
+        if tracked:
+            state.put(name, value)
         return None
     value["rules"] = matched
     value["revision"] = 0 if value["revision"] is None else value["revision"] + 1
-    state.put(name, value)
+    if tracked:
+        state.put(name, value)
     severity = max(
         (severities.get(r, _severity_of(r, rules, routine, policy)) for r in matched),
         key=SEVERITY_RANK.__getitem__,
@@ -286,3 +302,20 @@ def _severity_of(
     if routine and policy != "keep":
         return "info"
     return getattr(rules, rule).severity  # type: ignore[no-any-return]
+
+
+def _track(state: State, issuer_cik: str, entry: list[str], filed: date | None) -> bool:
+    """Add a new event to the issuer's index and delete the events that fall out of it; False when the new event
+    itself is outside the horizon (it is then judged on this filing alone and not remembered)."""
+    name = key("event", issuer_cik)
+    index = state.get(name) or {"events": [], "newest_filed": None}
+    known = [d for d in (filed.isoformat() if filed else None, index["newest_filed"]) if d]
+    newest = max(known) if known else None
+    cutoff = (date.fromisoformat(newest) - timedelta(days=HORIZON_DAYS)).isoformat() if newest else ""
+    entries = sorted([*index["events"], entry])
+    keep = [e for e in entries if e[0] >= cutoff][-MAX_INDEXED:]
+    for day, direction, group in (e for e in entries if e not in keep and e != entry):
+        state.put(key("event", issuer_cik, group, day or "undated", direction), None)
+    if keep != index["events"] or newest != index["newest_filed"]:
+        state.put(name, {"events": keep, "newest_filed": newest})
+    return entry in keep

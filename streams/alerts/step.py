@@ -19,7 +19,7 @@ from typing import Any
 from streams.alerts.aggregate import filing_groups, owner_ciks
 from streams.alerts.evaluate import late_alerts
 from streams.alerts.events import event_step
-from streams.alerts.flow import flow_step
+from streams.alerts.flow import filing_date_of, flow_step
 from streams.alerts.history import (
     Direction,
     classify,
@@ -87,6 +87,7 @@ def alert_step(
                     and plausible
                     and day is not None
                     and is_first_purchase(history, day, rules.first_purchase.min_history_years),
+                    filed=filing_date_of(rows[0]),
                 )
                 if alert is not None:
                     alerts.append(alert)
