@@ -8,12 +8,14 @@ say why not (``no_original_found`` or ``ambiguous``) — a conservative link ove
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from pydantic import BaseModel
 
 from streams.models import Filing, TransactionRecord
-from streams.records import normalize_security
+from streams.records import normalize_security, transaction_records
+from streams.state import State, key
 
 LINK_METHOD = "issuer+owners+original_date"
 NO_ORIGINAL = "no_original_found"
@@ -90,3 +92,48 @@ def superseded(
         for r in original_records
         if _signature(r) in restated and accession is not None
     ]
+
+
+MAX_ORIGINALS_PER_KEY = 8  # more than one is already ambiguous; the bound keeps the value small
+
+
+@dataclass
+class AmendmentOutcome:
+    records: list[TransactionRecord]
+    superseded: list[TransactionRecord] = field(default_factory=list)
+
+
+def _orig_key(issuer_cik: str, owner_ciks: list[str], day: date) -> str:
+    return key("orig", issuer_cik, ",".join(owner_ciks), day.isoformat())
+
+
+def amendment_step(filing: Filing, state: State) -> AmendmentOutcome:
+    """Link an amendment to its original through ``state``; remember an original's rows for later amendments."""
+    original: str | None = None
+    method: str | None = None
+    owners = filing.derived.reporting_owner_ciks
+    if filing.derived.is_amendment:
+        day = filing.date_of_original_submission
+        found = state.get(_orig_key(filing.issuer.cik, owners, day)) if day else None
+        candidates = [a for a in found or [] if a != filing.accession_number]
+        if len(candidates) == 1:
+            original, method = candidates[0], LINK_METHOD
+        else:
+            method = AMBIGUOUS if candidates else NO_ORIGINAL
+    records = transaction_records(filing, amends_accession=original, amendment_link_method=method)
+    restated: list[TransactionRecord] = []
+    if original is not None:
+        count = int(state.get(key("rec", original)) or 0)
+        stored = (state.get(key("rec", original, str(n))) for n in range(count))
+        restated = superseded([TransactionRecord.model_validate(s) for s in stored if s is not None], records)
+    remembered = remember(filing)
+    if remembered is not None and records:
+        for day in {remembered.filed_date, remembered.accepted_date} - {None}:
+            k = _orig_key(filing.issuer.cik, owners, day)  # type: ignore[arg-type]
+            known = list(state.get(k) or [])
+            if remembered.accession_number not in known:
+                state.put(k, [*known, remembered.accession_number][-MAX_ORIGINALS_PER_KEY:])
+        state.put(key("rec", remembered.accession_number), len(records))
+        for n, record in enumerate(records):
+            state.put(key("rec", remembered.accession_number, str(n)), record.model_dump(mode="json"))
+    return AmendmentOutcome(records=records, superseded=restated)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from streams.models import HoldingState
+from streams.state import State, index, key
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
@@ -47,3 +48,26 @@ def replay(candidates: list[HoldingState]) -> dict[str, HoldingState]:
         if new is not None:
             table[key] = new
     return table
+
+
+def update_line(state: State, index_name: str, candidate: HoldingState) -> HoldingState | None:
+    """Apply the rule to the line stored in ``state``; a new line joins index ``index_name`` (``o|<owner>`` on
+    the owner side, ``i|<issuer>`` on the issuer side). Returns the new state, or None when nothing changed."""
+    from streams.records import holding_key_string
+
+    line_key = holding_key_string(candidate.key)
+    stored = state.get(key("line", line_key))
+    current = HoldingState.model_validate(stored) if stored is not None else None
+    new = apply(current, candidate)
+    if new is None:
+        return None
+    state.put(key("line", line_key), new.model_dump(mode="json"))
+    if current is None:
+        index.add(state, index_name, line_key)
+    return new
+
+
+def lines(state: State, index_name: str) -> list[dict]:
+    """Every line of index ``index_name`` as stored (JSON-ready)."""
+    found = (state.get(key("line", member)) for member in index.members(state, index_name))
+    return [line for line in found if line is not None]

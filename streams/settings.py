@@ -123,6 +123,19 @@ class Settings(BaseSettings):
     api_transactions_per_issuer: int = Field(
         500, ge=1, description="Transaction records kept per issuer for GET /transactions/issuer/{cik}."
     )
+    message_max_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="Largest output message (records, alerts, holdings, table changelogs): Kafka's default "
+        "limit. An event whose outputs would exceed it becomes an output_too_large dead letter.",
+    )
+    filing_message_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1_000_000,
+        description="Largest message on form4.raw, form4.filings and the by-issuer hop, which carry one whole "
+        "filing (a legal 5 MB filing is several MB of JSON): their topics are created with this "
+        "max.message.bytes, and the producers' max request size is this.",
+    )
     max_filing_bytes: int = Field(
         5 * 1024 * 1024,
         ge=1,
@@ -285,6 +298,7 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
         "broker_heartbeat_interval": settings.heartbeat_interval,
         "broker_rebalance_timeout": settings.rebalance_timeout,
         "producer_linger": settings.producer_linger,
+        "producer_max_request_size": settings.filing_message_max_bytes,
         "consumer_auto_offset_reset": "earliest",
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication_factor,
