@@ -12,7 +12,7 @@ lines' sold shares and balances, the filings and txn_ids counted (a filing seen 
 matched so far, the revision, and the trader pattern and first-purchase verdict fixed when the event began.
 Bounded: at most MAX_FILINGS filings (an event reported by more forgets its oldest ones), MAX_TXN_IDS txn_ids
 (further rows still add to the totals, the alert lists the first ids) and MAX_LINES holding lines per event:
-under 40 KB.
+under 30 KB.
 Amendments add nothing (they restate trades already counted).
 
 An index ``event|<issuer cik>`` lists the issuer's events whose trade date lies within HORIZON_DAYS before the
@@ -42,7 +42,7 @@ INSIDER_PURCHASE = "insider_purchase"
 FIRST_PURCHASE = "first_purchase"
 
 MAX_FILINGS = 200
-MAX_TXN_IDS = 1000
+MAX_TXN_IDS = 500
 MAX_LINES = 32
 HORIZON_DAYS = 400  # a Form 5 reports trades of the past fiscal year
 MAX_INDEXED = 500  # entries of ~30-110 bytes: under 56 KB
