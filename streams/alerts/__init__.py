@@ -25,4 +25,3 @@ __all__ = [
     "flow_report",
     "load_rules",
 ]
-
