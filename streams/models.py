@@ -23,6 +23,7 @@ Dec = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when
 Cik = Annotated[str, Field(pattern=r"^\d{10}$", description="10-digit zero-padded CIK")]
 
 Table = Literal["non_derivative", "derivative"]
+TraderPattern = Literal["routine", "opportunistic", "insufficient"]
 FootnoteIds = dict[str, list[str]]
 
 
@@ -331,6 +332,18 @@ class TransactionRecord(Transaction):
     owner_roles: list[Role] = Field(default_factory=list, description="union of the owners' roles")
     joint_group: list[Cik] = Field(default_factory=list, description="sorted owner CIKs of a joint filing")
     aff10b5one: bool | None = None
+    trader_pattern: TraderPattern | None = Field(
+        None,
+        description="derived, on open-market purchases and sales (Cohen, Malloy and Pomorski 2012): 'routine' "
+        "when this insider (joint filers as one) traded this issuer on the open market, same direction, in one "
+        "calendar month in each of the 3 calendar years before the trade's; 'opportunistic' when they traded in "
+        "each of those years but in no common month; else 'insufficient' (from the history this system has seen)",
+    )
+    history_known_since: date | None = Field(
+        None,
+        description="derived, with trader_pattern: the earliest trade date of this insider in this issuer seen by "
+        "this system (its history starts there; backfills move it back)",
+    )
 
 
 class HoldingKey(Contract):
@@ -363,8 +376,18 @@ class HoldingState(Contract):
 
 
 class Alert(Contract):
-    alert_id: str = Field(description="deterministic: hash of rule, issuer and the contributing txn_ids")
-    rule: str
+    alert_id: str = Field(
+        description="deterministic: for a purchase or sale event, hash of issuer, owner group, trade date and "
+        "direction (revisions keep it); for other rules, hash of rule, issuer, window start and txn_ids"
+    )
+    rule: str = Field(description="the primary rule: the highest-severity one of `rules`")
+    rules: list[str] = Field(default_factory=list, description="every rule the event matched, primary first")
+    revision: int = Field(
+        0, ge=0, description="0 for a new alert; 1, 2, ... when later filings added to the same event"
+    )
+    is_revision: bool = Field(
+        False, description="true when this replaces an earlier alert of the same alert_id (revision > 0)"
+    )
     severity: Literal["info", "low", "medium", "high"]
     issuer: Issuer
     owners: list[OwnerRef]
@@ -376,7 +399,15 @@ class Alert(Contract):
     window_start: date | None = None
     window_end: date | None = None
     acceptance_datetime: datetime | None = None
+    trader_pattern: TraderPattern | None = Field(None, description="the trades' trader_pattern (see records)")
+    history_known_since: date | None = None
     message: str = Field(description="one sentence a person can read")
+
+    @model_validator(mode="after")
+    def _rules_name_the_primary(self) -> Alert:
+        if not self.rules:
+            self.rules = [self.rule]
+        return self
 
 
 class DeadLetter(Contract):

@@ -209,6 +209,16 @@ def test_example_file_documents_every_default() -> None:
     assert load_rules(ROOT / "rules.example.toml") == DEFAULTS
 
 
+def test_example_file_spells_out_every_option() -> None:
+    import tomllib
+
+    example = tomllib.loads((ROOT / "rules.example.toml").read_text())
+    assert set(example) == set(RulesConfig.model_fields)
+    for name, field in RulesConfig.model_fields.items():
+        assert field.annotation is not None
+        assert set(example[name]) == set(field.annotation.model_fields), name  # type: ignore[union-attr]
+
+
 def test_toml_override_keeps_other_defaults(tmp_path: Path) -> None:
     path = tmp_path / "rules.toml"
     path.write_text('[large_disposition]\nmin_value = 250000\nmin_fraction = 0.1\nseverity = "high"\n')

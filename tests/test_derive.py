@@ -188,7 +188,7 @@ def test_whole_supported_range_and_typo_spans() -> None:
     assert business_days_between(date(9999, 12, 31), date(1, 1, 1)) == -total
     # A typo'd 2035 trade filed in 2025 gives a large negative lag instead of an error.
     assert business_days_between(date(2035, 1, 10), date(2025, 1, 14)) < -2400
-    assert business_days_between(date(22, 3, 1), date(2022, 3, 3)) > 500_000
+    assert business_days_between(date(22, 3, 1), date(2022, 3, 3)) > 490_000  # 2,000 years of ~250 days
 
 
 def test_business_days_between_is_fast() -> None:

@@ -1,5 +1,9 @@
 """Per-filing rules: large dispositions, CEO/CFO sales, insider purchases, late filings.
 
+The pipeline now calls ``streams.alerts.alert_step``, which raises one alert per economic event (see events.py)
+and uses ``late_alerts`` from here; ``evaluate_filing`` stays as the stateless per-filing view (one alert per rule
+and filing), for tools and tests that judge a single filing.
+
 Each rule judges one filing's rows for one owner group as a whole: an order filled in many tranches (or split
 by the 30-row cap) is one decision, so it is one alert with summed shares and dollars, never one per row.
 A joint filing is one owner group, so its dollars are never multiplied by the number of owners.
@@ -27,6 +31,7 @@ from streams.alerts.aggregate import (
 from streams.alerts.ids import alert_id
 from streams.alerts.rules import RulesConfig, Severity
 from streams.alerts.text import late_message, purchase_message, sale_message
+from streams.derive.calendar import edgar_filing_date
 from streams.models import Alert, Role, TransactionRecord
 
 LARGE_DISPOSITION = "large_disposition"
@@ -45,7 +50,7 @@ def evaluate_filing(records: list[TransactionRecord], rules: RulesConfig) -> lis
         if not group[0].is_amendment:
             alerts += _sale_alerts(group, rules)
             alerts += _purchase_alerts(group, rules)
-        alerts += _late_alerts(group, rules)
+        alerts += late_alerts(group, rules)
     return alerts
 
 
@@ -99,7 +104,7 @@ def row_is_late(record: TransactionRecord, min_business_days: int) -> bool:
     return bool(derived.is_late)
 
 
-def _late_alerts(group: Sequence[TransactionRecord], rules: RulesConfig) -> list[Alert]:
+def late_alerts(group: Sequence[TransactionRecord], rules: RulesConfig) -> list[Alert]:
     rule = rules.late_filing
     late = [r for r in group if row_is_late(r, rule.min_business_days)] if rule.enabled else []
     if not late:
@@ -115,7 +120,8 @@ def _late_alerts(group: Sequence[TransactionRecord], rules: RulesConfig) -> list
         len(late),
         worst.derived.filing_lag_business_days if worst else None,
         (worst.deemed_execution_date or worst.transaction_date) if worst else None,
-        first.filed_date or (first.acceptance_datetime.date() if first.acceptance_datetime else None),
+        first.filed_date
+        or (edgar_filing_date(first.acceptance_datetime) if first.acceptance_datetime else None),
     )
     return [build_alert(LATE_FILING, rule.severity, group, agg, message, amounts=False)]
 

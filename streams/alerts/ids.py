@@ -16,3 +16,13 @@ def alert_id(rule: str, issuer_cik: str, window_start: date | None, txn_ids: Ite
     start = window_start.isoformat() if window_start else ""
     material = "|".join((rule, issuer_cik, start, *sorted(set(txn_ids))))
     return blake2b(material.encode(), digest_size=16).hexdigest()
+
+
+def event_alert_id(issuer_cik: str, group: str, day: date | None, direction: str) -> str:
+    """Hash of the event itself: issuer, owner group (sorted CIKs), trade date and direction (buy or sell).
+
+    Independent of the rules it matched and of the filings that reported it, so every revision of the event's
+    alert has the same id.
+    """
+    material = "|".join(("event", issuer_cik, group, day.isoformat() if day else "", direction))
+    return blake2b(material.encode(), digest_size=16).hexdigest()

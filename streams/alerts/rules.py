@@ -89,10 +89,39 @@ class LateFiling(_Rule):
 
 
 class FirstPurchase(_Rule):
-    """An insider's first open-market purchase in an issuer, as far as this system has seen."""
+    """An insider's first open-market purchase in an issuer in at least min_history_years of known history.
+
+    Not raised when the history this system holds for the insider (``history_known_since``) is shorter: a fresh
+    start or a replay knows nothing, and "first since we started" is no signal. At most 3: the history keeps 4
+    calendar years of months.
+    """
 
     severity: Severity = "info"
     min_value: Decimal = Field(Decimal(0), ge=0)
+    min_history_years: int = Field(2, ge=1, le=3)
+
+
+class TraderPatternPolicy(_Strict):
+    """What a routine trade (Cohen, Malloy and Pomorski 2012: about no signal) does to purchase and sale alerts.
+
+    keep: alert as any other trade; lowest: alert at severity "info"; suppress: no purchase or sale alert.
+    """
+
+    routine: Literal["keep", "lowest", "suppress"] = "lowest"
+
+
+class FlowTurn(_Rule):
+    """An issuer's net discretionary (not 10b5-1) open-market buying turning strongly positive over a window.
+
+    Raised when a filing takes the window ending on its filing date to at least min_net_usd net dollars AND
+    min_net_insiders more buyers than sellers, and the window was not there before that filing.
+    """
+
+    enabled: bool = False
+    severity: Severity = "low"
+    window_days: Literal[30, 90, 180, 365] = 90
+    min_net_usd: Decimal = Field(Decimal(1_000_000), ge=0)
+    min_net_insiders: int = Field(2, ge=1)
 
 
 class RulesConfig(_Strict):
@@ -104,6 +133,8 @@ class RulesConfig(_Strict):
     cluster_buy: ClusterBuy = Field(default_factory=ClusterBuy)
     late_filing: LateFiling = Field(default_factory=LateFiling)
     first_purchase: FirstPurchase = Field(default_factory=FirstPurchase)
+    trader_pattern: TraderPatternPolicy = Field(default_factory=TraderPatternPolicy)
+    flow_turn: FlowTurn = Field(default_factory=FlowTurn)
 
 
 def load_rules(path: Path | str | None) -> RulesConfig:

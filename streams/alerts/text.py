@@ -11,7 +11,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from streams.alerts.aggregate import Aggregate, LineFraction
-from streams.models import Issuer, OwnerRef, Role
+from streams.models import Issuer, OwnerRef, Role, TraderPattern
 
 # Most senior first: an owner who is CEO and director reads as "CEO".
 ROLE_LABELS: dict[Role, str] = {
@@ -222,3 +222,45 @@ def first_purchase_message(
     if len(new_owners) < len(owners):
         text += f" (first for {', '.join(owner_name(o) for o in new_owners)})"
     return text + "."
+
+
+def pattern_phrase(pattern: TraderPattern | None, since: date | None) -> str:
+    """What the insider's history says about the trade (Cohen, Malloy and Pomorski 2012)."""
+    if pattern == "routine":
+        return "a routine trader (same month in each of the last 3 years)"
+    if pattern == "opportunistic":
+        return "an opportunistic trade (traded in each of the last 3 years, not in a recurring month)"
+    if since is None:
+        return "no earlier trades known"
+    return f"history since {since.isoformat()} too short to classify"
+
+
+def event_message(
+    direction: str,
+    agg: Aggregate,
+    owners: Sequence[OwnerRef],
+    roles: Iterable[Role],
+    issuer: Issuer,
+    line: LineFraction | None,
+    *,
+    pattern: TraderPattern | None,
+    since: date | None,
+    first_purchase_years: int | None,
+    filings: int,
+) -> str:
+    """The sale or purchase sentence, then what the history says: 'CEO X sold ... under a 10b5-1 plan; an
+    opportunistic trade (...); reported in 2 filings.'"""
+    base = (
+        sale_message(agg, owners, roles, issuer, line)
+        if direction == "sell"
+        else purchase_message(agg, owners, roles, issuer)
+    )
+    parts = [base.removesuffix(".")]
+    if first_purchase_years is not None:
+        parts.append(
+            f"the first open-market purchase in at least {first_purchase_years} years of known history"
+        )
+    parts.append(pattern_phrase(pattern, since))
+    if filings > 1:
+        parts.append(f"reported in {filings} filings")
+    return "; ".join(parts) + "."

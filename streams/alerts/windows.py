@@ -35,6 +35,9 @@ from streams.models import Alert, Dec, Issuer, OwnerRef, Role, TransactionRecord
 
 CLUSTER_BUY = "cluster_buy"
 FIRST_PURCHASE = "first_purchase"
+# Bounds of the cluster state (besides window_days of dates): a burst of filings keeps the newest purchases.
+MAX_CLUSTER_PURCHASES = 200
+MAX_EMITTED_CLUSTERS = 50
 
 
 class _State(BaseModel):
@@ -110,7 +113,8 @@ def cluster_step(
         [p for p in [*state.purchases, *new] if p.transaction_date >= cutoff],
         key=lambda p: (p.transaction_date, p.accession_number or "", p.txn_ids),
     )
-    state.emitted = [e for e in state.emitted if e.window_end >= cutoff]
+    state.purchases = state.purchases[-MAX_CLUSTER_PURCHASES:]
+    state.emitted = [e for e in state.emitted if e.window_end >= cutoff][-MAX_EMITTED_CLUSTERS:]
     if not rule.enabled or not new:
         return state, []
 
@@ -152,7 +156,8 @@ def cluster_step(
 def first_purchase_step(
     state: FirstPurchaseState | None, records: list[TransactionRecord], rules: RulesConfig
 ) -> tuple[FirstPurchaseState, list[Alert]]:
-    """Alert on an owner group's first open-market purchase in the issuer seen by this system.
+    """Legacy (replaced by ``alert_step``'s history-based first purchase; delete once process.py calls it):
+    alert on an owner group's first open-market purchase in the issuer seen by this system.
 
     "First" means first since the system started keeping this state (or since the history it was backfilled
     with), not first in the insider's life. A joint filing alerts when any of its owners is new; the sentence

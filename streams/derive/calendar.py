@@ -1,56 +1,55 @@
 """US federal business days, the clock of Section 16(a) deadlines (a Form 4 is due within 2 business days).
 
-EDGAR does not accept filings on weekends or federal holidays, so lateness is measured in those days. The
-modern holiday rules are applied to every year, including years before 1971 when some holidays fell on other
-dates: filings that old do not exist, and typo'd dates (year 0022, 2035) must only be counted, not be right.
+EDGAR does not accept filings on days the federal government is closed, so lateness is counted in the days the
+SEC is open. The calendar is the maintained ``holidays`` library's US calendar with its ``government`` category,
+which adds to the statutory holidays the one-off closures by executive order (Christmas Eve 2024, 2025-12-24 and
+2025-12-26, ...) and the national days of mourning; half-day closings (the library lists a few) do not close
+EDGAR and are left out. The library covers 1971-2100 here; any other year (a typo'd 0022 or 2035 is counted,
+not refused) gets the holidays of the 2072-2099 year with the same calendar (weekday of 1 January and leap year),
+i.e. today's statutory rules.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
+from zoneinfo import ZoneInfo
 
-MON, THU, FRI, SAT, SUN = 0, 3, 4, 5, 6
+import holidays
 
-# Whole-day federal closures outside the statutory list: national days of mourning for former presidents and
-# Christmas Eve / day-after-Christmas closures by executive order. Not exhaustive (weather closures, partial
-# days and DC-only Inauguration Day are left out); add a date only with a primary source.
+SAT = 5
+LIBRARY_YEARS = range(1971, 2101)  # the Uniform Monday Holiday Act's first year .. the library's last
+_REPRESENTATIVE_YEARS = range(2072, 2100)  # 28 years: every (1 Jan weekday, leap) pattern, no century break
+EASTERN = ZoneInfo("America/New_York")
+# Regulation S-T Rule 13(a)(4): a Form 3, 4 or 5 submitted by 10 pm Eastern on a business day is filed that day.
+FILING_DAY_CUTOFF = time(22, 0)
+
+# Whole-day federal closures the library does not list (checked against holidays 0.109); add a date only with a
+# primary source (an executive order or OPM's announcement).
 AD_HOC_CLOSURES: frozenset[date] = frozenset(
     {
-        date(1994, 4, 27),  # Nixon, national day of mourning
-        date(2001, 12, 24),  # Christmas Eve, executive order
-        date(2003, 12, 26),  # day after Christmas, executive order
-        date(2004, 6, 11),  # Reagan, national day of mourning
-        date(2007, 1, 2),  # Ford, national day of mourning
-        date(2007, 12, 24),  # Christmas Eve, executive order
-        date(2008, 12, 26),  # day after Christmas, executive order
-        date(2012, 12, 24),  # Christmas Eve, executive order
-        date(2014, 12, 26),  # day after Christmas, executive order
-        date(2015, 12, 24),  # Christmas Eve, executive order
-        date(2018, 12, 5),  # G. H. W. Bush, national day of mourning
-        date(2018, 12, 24),  # Christmas Eve, executive order
-        date(2019, 12, 24),  # Christmas Eve, executive order
-        date(2020, 12, 24),  # Christmas Eve, executive order
-        date(2024, 12, 24),  # Christmas Eve, executive order
-        date(2025, 1, 9),  # Carter, national day of mourning
+        date(1994, 4, 27),  # Nixon, national day of mourning (OPM)
     }
 )
 
 
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+def _pattern(year: int) -> tuple[int, bool]:
+    return date(year, 1, 1).weekday(), (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
 
 
-def _last_weekday(year: int, month: int, weekday: int) -> date:
-    last = date(year, month + 1, 1) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
+@cache
+def _representative(pattern: tuple[int, bool]) -> int:
+    return next(y for y in _REPRESENTATIVE_YEARS if _pattern(y) == pattern)
 
 
-def _observed(d: date) -> date:
-    """Saturday holidays are observed the Friday before, Sunday ones the Monday after."""
-    return d + timedelta(days={SAT: -1, SUN: 1}.get(d.weekday(), 0))
+@cache
+def _library_closures(year: int) -> frozenset[date]:
+    """Weekdays of ``year`` the library says the federal government is closed (whole days only)."""
+    calendar = holidays.US(years=year, categories=(holidays.PUBLIC, holidays.GOVERNMENT))
+    return frozenset(
+        d for d, name in calendar.items() if d.year == year and d.weekday() < SAT and "half-day" not in name
+    )
 
 
 @lru_cache(maxsize=512)
@@ -60,23 +59,11 @@ def us_federal_holidays(year: int) -> frozenset[date]:
     A New Year's Day falling on Saturday is observed on Friday 31 December of the year before, so it is in
     that year's set; every date in the set lies in ``year``.
     """
-    fixed = [(7, 4), (11, 11), (12, 25)] + ([(6, 19)] if year >= 2021 else [])
-    days = {_observed(date(year, m, d)) for m, d in fixed}
-    if date(year, 1, 1).weekday() != SAT:
-        days.add(_observed(date(year, 1, 1)))
-    if date(year, 12, 31).weekday() == FRI:  # next New Year's Day is a Saturday
-        days.add(date(year, 12, 31))
-    if year >= 1986:
-        days.add(_nth_weekday(year, 1, MON, 3))  # Martin Luther King Jr. Day
-    days |= {
-        _nth_weekday(year, 2, MON, 3),  # Washington's Birthday
-        _last_weekday(year, 5, MON),  # Memorial Day
-        _nth_weekday(year, 9, MON, 1),  # Labor Day
-        _nth_weekday(year, 10, MON, 2),  # Columbus Day
-        _nth_weekday(year, 11, THU, 4),  # Thanksgiving
-    }
-    days |= {d for d in AD_HOC_CLOSURES if d.year == year}
-    return frozenset(days)
+    if year in LIBRARY_YEARS:
+        days = _library_closures(year)
+    else:
+        days = frozenset(d.replace(year=year) for d in _library_closures(_representative(_pattern(year))))
+    return days | {d for d in AD_HOC_CLOSURES if d.year == year}
 
 
 @lru_cache(maxsize=512)
@@ -90,8 +77,29 @@ def _holiday_count(year: int) -> int:
 
 
 def is_business_day(d: date) -> bool:
-    """A weekday that is not a federal holiday (as observed)."""
+    """A weekday that is not a federal closure (as observed)."""
     return d.weekday() < SAT and d not in us_federal_holidays(d.year)
+
+
+def next_business_day(d: date) -> date:
+    """The first business day after ``d``."""
+    d += timedelta(days=1)
+    while not is_business_day(d):
+        d += timedelta(days=1)
+    return d
+
+
+def edgar_filing_date(accepted: datetime) -> date:
+    """EDGAR's filing date for an ownership filing accepted at ``accepted`` (naive times are taken as Eastern).
+
+    Regulation S-T Rule 13(a)(4): Forms 3, 4 and 5 submitted by 10 pm Eastern on a business day get that day's
+    filing date (other forms cut off at 5:30 pm); later, or on a weekend or closure, the next business day's.
+    """
+    local = accepted.astimezone(EASTERN) if accepted.tzinfo else accepted
+    day = local.date()
+    if is_business_day(day) and local.time() < FILING_DAY_CUTOFF:
+        return day
+    return next_business_day(day)
 
 
 def _weekdays_through(d: date) -> int:
@@ -110,11 +118,11 @@ def business_days_between(start: date, end: date) -> int:
         return -business_days_between(end, start)
     first, last = _sorted_holidays(start.year), _sorted_holidays(end.year)
     if start.year == end.year:
-        holidays = bisect_right(first, end) - bisect_right(first, start)
+        closed = bisect_right(first, end) - bisect_right(first, start)
     else:
-        holidays = len(first) - bisect_right(first, start) + bisect_right(last, end)
-        holidays += sum(_holiday_count(year) for year in range(start.year + 1, end.year))
-    return _weekdays_through(end) - _weekdays_through(start) - holidays
+        closed = len(first) - bisect_right(first, start) + bisect_right(last, end)
+        closed += sum(_holiday_count(year) for year in range(start.year + 1, end.year))
+    return _weekdays_through(end) - _weekdays_through(start) - closed
 
 
 def is_late_filing(lag_business_days: int | None, timeliness: str | None) -> bool | None:

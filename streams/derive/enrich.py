@@ -12,7 +12,7 @@ from hashlib import blake2b
 from typing import Any
 
 from streams.bounds import FREE_TEXT_CAP
-from streams.derive.calendar import business_days_between
+from streams.derive.calendar import business_days_between, edgar_filing_date
 from streams.derive.codes import category, date_plausible, edgar_display_code, is_open_market
 from streams.derive.plans import mentions_10b5_1, plan_adoption_date
 from streams.derive.prices import choose_range, is_weighted_average_text, price_ranges
@@ -105,11 +105,11 @@ def enrich(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _filing_date(doc: dict[str, Any]) -> date | None:
-    """EDGAR's filing date when the wrapper gave one (it already applies the after-hours rules), else acceptance."""
+    """EDGAR's filing date when the wrapper gave one, else the one EDGAR gives that acceptance time (10 pm cutoff)."""
     if doc.get("filed_date"):
         return doc["filed_date"]
     accepted = doc.get("acceptance_datetime")
-    return accepted.date() if accepted else None
+    return edgar_filing_date(accepted) if accepted else None
 
 
 def _plan_flag(checkbox: bool | None, mention: bool) -> bool | None:

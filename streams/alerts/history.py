@@ -1,0 +1,154 @@
+"""One insider's trading history in one issuer: the months with open-market purchases and sales (state kind ``hist``).
+
+Routine or opportunistic (Cohen, Malloy and Pomorski, "Decoding Inside Information", 2012): for a trade in
+calendar year Y, an insider who traded (open market, same direction) in one calendar month in each of Y-3, Y-2 and
+Y-1 is *routine*; one who traded in each of those years but never in a common month is *opportunistic*; anyone
+else has *insufficient* history. "First purchase" asks the same history whether any purchase came in the N years
+before.
+
+Key ``hist|<issuer cik>|<owner cik>``, one per owner: a person who files alone one day and jointly with their fund
+another keeps one history, and a joint group reads the union of its owners' histories. Value::
+
+    {"since": "2022-03-01", "buy": {"2024-05": ["2024-05-02", "2024-05-20"]}, "sell": {...}}
+
+``since`` is the earliest plausible trade date of any row of theirs seen; each month keeps its first and last trade
+day. Bounded: only months of the 4 calendar years up to the newest trade seen (at most 48 months x 2 directions,
+about 4 KB). Writes are set unions, so a filing processed twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from streams.alerts.aggregate import is_purchase, is_sale
+from streams.models import TraderPattern, TransactionRecord
+from streams.state import State, key
+
+Direction = Literal["buy", "sell"]
+HISTORY_YEARS = 4  # Y-3 .. Y: what the classification and a first purchase of up to 3 years need
+
+
+@dataclass(slots=True)
+class History:
+    """The (merged) history of an owner group; months map 'YYYY-MM' to (first day, last day)."""
+
+    since: date | None = None
+    months: dict[Direction, dict[str, tuple[date, date]]] = field(
+        default_factory=lambda: {"buy": {}, "sell": {}}
+    )
+
+    def add(self, day: date, direction: Direction | None) -> None:
+        self.since = day if self.since is None else min(self.since, day)
+        if direction is None:
+            return
+        month = day.strftime("%Y-%m")
+        first, last = self.months[direction].get(month, (day, day))
+        self.months[direction][month] = (min(first, day), max(last, day))
+
+    def merge(self, other: History) -> None:
+        for direction, months in other.months.items():
+            for first, last in months.values():
+                self.add(first, direction)
+                self.add(last, direction)
+        if other.since is not None:
+            self.add(other.since, None)
+
+    def prune(self) -> None:
+        """Keep the months of the HISTORY_YEARS calendar years up to the newest trade."""
+        years = [int(m[:4]) for months in self.months.values() for m in months]
+        if not years:
+            return
+        oldest = max(years) - HISTORY_YEARS + 1
+        for direction in self.months:
+            self.months[direction] = {m: v for m, v in self.months[direction].items() if int(m[:4]) >= oldest}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            **{
+                direction: {m: [a.isoformat(), b.isoformat()] for m, (a, b) in sorted(months.items())}
+                for direction, months in self.months.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any] | None) -> History:
+        history = cls()
+        if not value:
+            return history
+        history.since = date.fromisoformat(value["since"]) if value.get("since") else None
+        for direction in ("buy", "sell"):
+            history.months[direction] = {  # type: ignore[index]
+                m: (date.fromisoformat(a), date.fromisoformat(b))
+                for m, (a, b) in (value.get(direction) or {}).items()
+            }
+        return history
+
+
+def history_key(issuer_cik: str, owner_cik: str) -> str:
+    return key("hist", issuer_cik, owner_cik)
+
+
+def read_history(state: State, issuer_cik: str, owner_ciks: Iterable[str]) -> History:
+    """The union of the owners' histories: a joint group is one insider."""
+    merged = History()
+    for cik in owner_ciks:
+        merged.merge(History.from_json(state.get(history_key(issuer_cik, cik))))
+    return merged
+
+
+def record_trades(
+    state: State, issuer_cik: str, owner_ciks: Sequence[str], trades: Sequence[tuple[date, Direction | None]]
+) -> None:
+    """Add a filing's plausible trade dates (direction None: a row that only moves ``since``) to every owner."""
+    if not trades:
+        return
+    for cik in owner_ciks:
+        history = History.from_json(state.get(history_key(issuer_cik, cik)))
+        before = history.to_json()
+        for day, direction in trades:
+            history.add(day, direction)
+        history.prune()
+        after = history.to_json()
+        if after != before:
+            state.put(history_key(issuer_cik, cik), after)
+
+
+def direction_of(record: TransactionRecord) -> Direction | None:
+    if is_purchase(record):
+        return "buy"
+    if is_sale(record):
+        return "sell"
+    return None
+
+
+def classify(history: History, day: date, direction: Direction) -> TraderPattern:
+    """Routine, opportunistic or insufficient for a trade on ``day`` (the calendar years before it decide)."""
+    months = history.months[direction]
+    by_year = [{m[5:] for m in months if int(m[:4]) == day.year - back} for back in (3, 2, 1)]
+    if not all(by_year):
+        return "insufficient"
+    return "routine" if set.intersection(*by_year) else "opportunistic"
+
+
+def years_before(day: date, years: int) -> date:
+    """The same day ``years`` earlier (28 February for 29 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def is_first_purchase(history: History, day: date, min_years: int) -> bool:
+    """No open-market purchase in the ``min_years`` years before ``day``, with at least that much known history.
+
+    A month's first and last days suffice: a month is shorter than the window, so if any purchase of it falls in
+    [day - N years, day), its first or its last one does.
+    """
+    start = years_before(day, min_years)
+    if history.since is None or history.since > start:
+        return False
+    return not any(start <= d < day for span in history.months["buy"].values() for d in span)

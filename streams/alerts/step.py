@@ -1,0 +1,134 @@
+"""``alert_step``: everything the alert logic does with one filing, its memory kept only through the state port.
+
+Order within a filing: (1) the insider's history (kind ``hist``) takes the filing's trade dates and classifies
+every open-market purchase and sale row (routine / opportunistic / insufficient); (2) each event (owner group,
+trade date, direction) adds the rows and publishes its alert, new or revised (kind ``event``); (3) late rows
+raise the per-filing late_filing alert; (4) the issuer's cluster window (kind ``cluster``); (5) the issuer's
+discretionary flow (kind ``flow``). Each kind remembers what it counted, so the same filing processed again
+(a redelivery after a crash, its effect already in the state) publishes no new alert and doubles no total;
+only a late_filing alert, which has no memory, is republished unchanged under its deterministic id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from streams.alerts.aggregate import filing_groups, owner_ciks
+from streams.alerts.evaluate import late_alerts
+from streams.alerts.events import event_step
+from streams.alerts.flow import filing_date_of, flow_step
+from streams.alerts.history import (
+    Direction,
+    classify,
+    direction_of,
+    is_first_purchase,
+    read_history,
+    record_trades,
+)
+from streams.alerts.rules import RulesConfig
+from streams.alerts.windows import MAX_CLUSTER_PURCHASES, ClusterState, cluster_step
+from streams.models import Alert, TraderPattern, TransactionRecord
+from streams.state import MAX_VALUE_BYTES, State, key
+
+CLUSTER_MAX_BYTES = MAX_VALUE_BYTES * 3 // 4
+
+
+def alert_step(
+    records: list[TransactionRecord], state: State, rules: RulesConfig
+) -> tuple[list[TransactionRecord], list[Alert]]:
+    """records: one filing's (non-superseded) transaction records, all of one issuer. Returns the records enriched
+    (trader classification on open-market P/S rows) and the alerts to publish (new ones and revisions)."""
+    if not records:
+        return [], []
+    issuers = {r.issuer.cik for r in records}
+    if len(issuers) > 1:
+        raise ValueError(f"records of issuers {sorted(issuers)} passed to one alert_step")
+    issuer_cik = records[0].issuer.cik
+    enriched: dict[str, TransactionRecord] = {}
+    alerts: list[Alert] = []
+    for group in filing_groups(records):
+        ciks = owner_ciks(group[0])
+        if not group[0].is_amendment:
+            trades = [
+                (r.transaction_date, direction_of(r))
+                for r in group
+                if r.transaction_date is not None and r.derived.date_plausible
+            ]
+            record_trades(state, issuer_cik, ciks, trades)
+        history = read_history(state, issuer_cik, ciks)
+
+        events: dict[tuple[date | None, Direction], list[TransactionRecord]] = defaultdict(list)
+        for row in group:
+            direction = direction_of(row)
+            if direction is None:
+                continue
+            day = row.transaction_date if row.derived.date_plausible else None
+            pattern: TraderPattern = classify(history, day, direction) if day else "insufficient"
+            enriched[row.txn_id] = row.model_copy(
+                update={"trader_pattern": pattern, "history_known_since": history.since}
+            )
+            events[(row.transaction_date, direction)].append(enriched[row.txn_id])
+
+        if not group[0].is_amendment:
+            for (day, direction), rows in events.items():
+                plausible = day is not None and rows[0].derived.date_plausible
+                alert = event_step(
+                    state,
+                    direction,
+                    day,
+                    rows,
+                    rules,
+                    pattern=rows[0].trader_pattern,
+                    since=history.since,
+                    first_purchase=direction == "buy"
+                    and plausible
+                    and day is not None
+                    and is_first_purchase(history, day, rules.first_purchase.min_history_years),
+                    filed=filing_date_of(rows[0]),
+                )
+                if alert is not None:
+                    alerts.append(alert)
+        alerts += late_alerts(group, rules)
+
+    alerts += _cluster(state, issuer_cik, records, rules)
+    flow = flow_step(state, records, rules)
+    if flow is not None:
+        alerts.append(flow)
+    return [enriched.get(r.txn_id, r) for r in records], alerts
+
+
+def cluster_key(issuer_cik: str) -> str:
+    return key("cluster", issuer_cik)
+
+
+def _cluster(
+    state: State, issuer_cik: str, records: list[TransactionRecord], rules: RulesConfig
+) -> list[Alert]:
+    """The cluster-buy window under ``cluster|<issuer>``: window_days of dates, MAX_CLUSTER_PURCHASES purchases,
+    and at most CLUSTER_MAX_BYTES serialised (a burst of big joint filings drops its oldest entries first)."""
+    stored = state.get(cluster_key(issuer_cik))
+    before = ClusterState.model_validate(stored) if stored else None
+    after, alerts = cluster_step(before, records, rules)
+    value = _within_budget(after.model_dump(mode="json"))
+    if value != stored:
+        state.put(cluster_key(issuer_cik), value)
+    return alerts
+
+
+def _within_budget(value: dict[str, Any]) -> dict[str, Any]:
+    sizes = {name: [len(json.dumps(item)) for item in value[name]] for name in ("purchases", "emitted")}
+    total = len(json.dumps(value))
+    start = {"purchases": 0, "emitted": 0}
+    while total > CLUSTER_MAX_BYTES:
+        name = max(start, key=lambda n: len(sizes[n]) - start[n])  # the longer list gives up its oldest
+        if start[name] >= len(sizes[name]):
+            break
+        total -= sizes[name][start[name]] + 2  # the item and its ", "
+        start[name] += 1
+    return {**value, **{name: value[name][start[name] :] for name in start}}
+
+
+__all__ = ["MAX_CLUSTER_PURCHASES", "alert_step", "cluster_key"]
