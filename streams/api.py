@@ -64,6 +64,28 @@ def parse_since(text: str | None) -> datetime | None:
         ) from None
 
 
+def parse_when(text: str, name: str) -> datetime:
+    """A ``since``/``until`` parameter: an ISO date or date-time."""
+    try:
+        if not text.isascii():
+            raise ValueError(text)
+        return instant(text)
+    except ValueError:
+        raise ApiError(
+            400,
+            f"{name} must be an ISO date or date-time, e.g. 2025-12-12 or 2025-12-12T09:30:00-05:00; got {text!r}",
+        ) from None
+
+
+def parse_date(text: str, name: str) -> date:
+    try:
+        if not text.isascii() or len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an ISO date such as 2025-12-12; got {text!r}") from None
+
+
 def parse_limit(text: str | None) -> int:
     if text is None or text == "":
         return DEFAULT_LIMIT

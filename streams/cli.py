@@ -146,7 +146,7 @@ def worker() -> None:
 def sink() -> None:
     """Copy form4.filings, form4.transactions and form4.alerts into the history database, exactly once.
 
-    FORM4_DATABASE_URL: sqlite:///<path> (default .form4-data/form4.sqlite3) or postgresql://user@host:port/db.
+    FORM4_DATABASE_URL: sqlite:///<path> (default <FORM4_DATA_DIR>/history.sqlite3) or postgresql://user@host:port/db.
     Each batch and the offsets it reaches commit in one transaction, so a restart (even after kill -9) resumes
     where the database stands. Run one sink per database. Ctrl-C stops it cleanly.
     """

@@ -150,11 +150,12 @@ class Settings(BaseSettings):
     )
 
     # --- History store (`form4 sink`) ---------------------------------------------------------------------
-    database_url: str = Field(
-        "sqlite:///.form4-data/form4.sqlite3",
+    database_url: str | None = Field(
+        None,
         description="SQL history store fed by `form4 sink` and read by the history queries: "
         "sqlite:///<path> (relative to the working directory; sqlite:////<absolute path>), the embedded "
-        "default on one machine, or postgresql://user[:password]@host:port/db for several workers.",
+        "default on one machine, or postgresql://user[:password]@host:port/db for several workers. "
+        "Unset = sqlite:///<data_dir>/history.sqlite3.",
     )
     sink_batch_size: int = Field(
         5000, ge=1, description="Most messages `form4 sink` writes to the database in one transaction."
@@ -262,9 +263,11 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _database(cls, value: str) -> str:
+    def _database(cls, value: str | None) -> str | None:
         from streams.sinks.db import parse_database_url
 
+        if value is None:
+            return None
         parse_database_url(value)  # raises ValueError saying what a valid URL looks like
         return value.strip()
 
@@ -289,6 +292,11 @@ class Settings(BaseSettings):
     def topics(self) -> Topics:
         """The pipeline's topic names under :attr:`topic_prefix`."""
         return Topics(self.topic_prefix)
+
+    @property
+    def history_url(self) -> str:
+        """The history store's URL: FORM4_DATABASE_URL, else SQLite in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir}/history.sqlite3"
 
     @property
     def ingest_state_path(self) -> Path:

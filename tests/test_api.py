@@ -16,7 +16,8 @@ import pytest
 from streams.api import openapi_document
 from streams.broker import EmbeddedBroker
 from tests.broker import consume_all, produce, unique_name, wait_for
-from tests.test_pipeline import WorkerProcess, documents, expected_outputs, publish, without_previous, workers  # noqa: F401 (fixture)
+from tests.test_pipeline import documents, expected_outputs, publish, without_previous
+from tests.workers import WorkerProcess
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -49,9 +50,12 @@ def newest_first(alerts: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.fixture
-def pair(broker: EmbeddedBroker, workers):  # type: ignore[no-untyped-def]  # noqa: F811
+def pair(broker: EmbeddedBroker, workers):  # type: ignore[no-untyped-def]
+    """Two workers and the sink that feeds their history store."""
     prefix = unique_name("api")
-    return prefix, workers(prefix, "a"), workers(prefix, "b")
+    pair = prefix, workers(prefix, "a"), workers(prefix, "b")
+    workers(prefix, "sink", command=("sink",))
+    return pair
 
 
 async def test_any_worker_answers_any_key_with_what_the_pure_functions_compute(

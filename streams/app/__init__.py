@@ -18,6 +18,7 @@ from streams.app.tables import declare_tables
 from streams.app.views import declare_views
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings, faust_app_kwargs
+from streams.sinks.history import HistoryQueries
 
 APP_ID = "form4-streams"
 
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
     metrics = PipelineMetrics()
     pipeline = Pipeline(settings, rules, channels, tables, Publisher(app, topics.dlq, metrics), metrics)
     agents = declare_agents(app, pipeline)
-    declare_views(app, tables, metrics)
+    declare_views(app, tables, metrics, HistoryQueries(settings.history_url))
     app.form4 = {  # type: ignore[attr-defined]
         "settings": settings,
         "metrics": metrics,

@@ -76,9 +76,9 @@ async def run_sink(settings: Settings, stop: asyncio.Event, metrics: SinkMetrics
     metrics = metrics or SinkMetrics()
     kinds = topic_kinds(settings)
     try:
-        store = await asyncio.to_thread(HistoryStore.open, settings.database_url)
+        store = await asyncio.to_thread(HistoryStore.open, settings.history_url)
     except Exception as exc:
-        where = parse_database_url(settings.database_url).redacted()
+        where = parse_database_url(settings.history_url).redacted()
         raise DatabaseUnavailable(
             f"cannot open the history database {where} (FORM4_DATABASE_URL): {exc}"
         ) from exc
