@@ -8,11 +8,13 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from streams.alerts import flow_report
 from streams.api import openapi_document
 from streams.broker import EmbeddedBroker
 from tests.broker import consume_all, produce, unique_name, wait_for
@@ -37,6 +39,15 @@ def get(worker: WorkerProcess, path: str) -> tuple[int, Any, str]:
 
 async def aget(worker: WorkerProcess, path: str) -> tuple[int, Any, str]:
     return await asyncio.to_thread(get, worker, path)
+
+
+def get_headers(worker: WorkerProcess, path: str) -> tuple[int, Any, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=10) as response:
+        return response.status, json.loads(response.read()), response.headers
+
+
+async def aget_headers(worker: WorkerProcess, path: str) -> tuple[int, Any, Any]:
+    return await asyncio.to_thread(get_headers, worker, path)
 
 
 def newest_first(alerts: list[dict[str, Any]]) -> list[str]:
@@ -138,6 +149,34 @@ async def test_any_worker_answers_any_key_with_what_the_pure_functions_compute(
         assert {r["txn_id"] for r in body} == {r["txn_id"] for r in theirs}
     status, body, _ = await aget(second, f"/transactions/issuer/{issuer}?limit=1")
     assert len(body) == 1
+
+    # An insider's transactions across issuers, paged by cursor: every record once, newest first.
+    owner = records[0]["reporting_owners"][0]["cik"]
+    theirs = {r["txn_id"] for r in records if any(o["cik"] == owner for o in r["reporting_owners"])}
+    seen: list[str] = []
+    path = f"/transactions/owner/{owner}?limit=2"
+    while path:
+        status, body, headers = await aget_headers(second, path)
+        assert status == 200 and len(body) <= 2
+        seen += [r["txn_id"] for r in body]
+        cursor = headers.get("X-Next-Cursor")
+        path = f"/transactions/owner/{owner}?limit=2&cursor={cursor}" if cursor else ""
+    assert sorted(seen) == sorted(theirs) and len(seen) == len(set(seen))
+
+    # Net insider flow, routed to the worker holding the issuer: what the pure functions compute.
+    buys = [
+        r
+        for r in records
+        if r["derived"]["category"] == "open_market_purchase"
+        and (r["filed_date"] or r["acceptance_datetime"])
+    ]
+    issuer = buys[0]["issuer"]["cik"]
+    end = buys[0]["filed_date"] or buys[0]["acceptance_datetime"][:10]
+    want_flow = flow_report(expected["states"][issuer], issuer, date.fromisoformat(end))
+    for worker in (first, second):
+        status, body, _ = await aget(worker, f"/issuers/{int(issuer)}/flow?end={end}")
+        assert (status, body) == (200, want_flow)
+    assert any(w["purchases_usd"] != "0" for w in want_flow["windows"])
 
     # A ticker names its issuer.
     ticker_of = {

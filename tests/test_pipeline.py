@@ -67,7 +67,7 @@ def expected_outputs(docs: list[bytes]) -> dict[str, Any]:
             alerts[alert.alert_id] = alert.model_dump_json()
         candidates += out.holdings
     table = replay(candidates)
-    return {"filings": filings, "records": records, "alerts": alerts, "holdings": table}
+    return {"filings": filings, "records": records, "alerts": alerts, "holdings": table, "states": states}
 
 
 def expected_lines(expected: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,12 @@ included, is measured.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -23,7 +26,7 @@ from streams.parse.sgml import unwrap_submission
 from streams.process import identity
 from streams.state import MAX_VALUE_BYTES
 from streams.topics import bootstrap_servers
-from tests.broker import consume_all, produce, unique_name
+from tests.broker import consume_all, produce, unique_name, wait_for
 from tests.test_pipeline import documents
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -43,6 +46,28 @@ def busy_event(n: int) -> tuple[str, bytes]:
         acceptance_datetime=FIRST_ACCEPTED + timedelta(minutes=n),
     )
     return accession, event.model_dump_json().encode()
+
+
+def _walk(worker: Any, path: str) -> list[dict[str, Any]]:
+    """Every item of a paged API answer, following X-Next-Cursor."""
+    items: list[dict[str, Any]] = []
+    while path:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}{path}", timeout=30) as response:
+            items += json.loads(response.read())
+            cursor = response.headers.get("X-Next-Cursor")
+        path = f"{path.split('&cursor=')[0]}&cursor={cursor}" if cursor else ""
+    return items
+
+
+async def _history_complete(worker: Any, issuer: str, wanted: int) -> bool:
+    """The sink has stored at least ``wanted`` records of the issuer (counted from the newest page back)."""
+    status, body = await asyncio.to_thread(
+        worker.get, f"/transactions/issuer/{issuer}?limit=1&since=2000-01-01"
+    )
+    if status != 200 or not body:
+        return False
+    items = await asyncio.to_thread(_walk, worker, f"/transactions/issuer/{issuer}?limit=500")
+    return len(items) >= wanted
 
 
 def filing_sized(topic: str, prefix: str) -> bool:
@@ -71,6 +96,7 @@ async def message_sizes(bootstrap: str, prefix: str) -> dict[str, list[int]]:
 async def test_five_thousand_filings_of_one_issuer(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
     prefix = unique_name("busy")
     worker = workers(prefix)
+    workers(prefix, "sink", command=("sink",))
     await worker.ready()
     spread = documents()
     spread_ids = set()
@@ -100,6 +126,16 @@ async def test_five_thousand_filings_of_one_issuer(broker: EmbeddedBroker, worke
     records = await consume_all(broker.bootstrap, f"{prefix}.transactions", None, timeout=300, quiet=3.0)
     published = {r.key.decode() for r in records}
     assert want_txns <= published, f"{len(want_txns - published)} transaction ids missing"
+
+    # The issuer's whole history through the API, paged: every record once, newest first.
+    tesla = parse_filing(BUSY_XML).issuer.cik
+    await wait_for(lambda: _history_complete(worker, tesla, len(want_txns)), timeout=300, interval=2)
+    pages = await asyncio.to_thread(_walk, worker, f"/transactions/issuer/{tesla}?limit=500")
+    paged = [r["txn_id"] for r in pages]
+    assert len(paged) == len(set(paged)) and set(paged) >= want_txns
+    times = [datetime.fromisoformat(r["acceptance_datetime"]) for r in pages if r["acceptance_datetime"]]
+    assert times == sorted(times, reverse=True)
+    assert all(r["acceptance_datetime"] for r in pages[: len(times)])  # undated (bare XML) ones come last
 
     late = await message_sizes(broker.bootstrap, prefix)
     report = {}

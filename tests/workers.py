@@ -102,7 +102,9 @@ def workers(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-untyped-
         prefix: str, name: str = "w1", store: str = "memory://", command: tuple[str, ...] = ("worker",)
     ) -> WorkerProcess:
         worker = WorkerProcess(broker, prefix, tmp_path / name, store=store, command=command)
-        worker.env["FORM4_DATABASE_URL"] = f"sqlite:///{tmp_path}/history.sqlite3"  # one history store per test
+        worker.env["FORM4_DATABASE_URL"] = (
+            f"sqlite:///{tmp_path}/history.sqlite3"  # one history store per test
+        )
         worker.start()
         started.append(worker)
         return worker
