@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from streams.models import HoldingState
+from streams.models import HoldingRetraction, HoldingState
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
@@ -47,3 +47,9 @@ def replay(candidates: list[HoldingState]) -> dict[str, HoldingState]:
         if new is not None:
             table[key] = new
     return table
+
+
+def retracts(current: HoldingState | None, retraction: HoldingRetraction) -> bool:
+    """True when the line must be dropped: its balance comes from a row an amendment superseded. A line a newer
+    filing has reported since is left alone."""
+    return current is not None and current.source_row_id in retraction.source_row_ids
