@@ -238,7 +238,9 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
         rows = list(_load_rows(state, entry["id"], entry["rows"]))
         for i, _, how in match_rows(records, rows):
             restated[i] = (entry["id"], how)  # entries come oldest first: the latest amendment wins
-        relinked += [r.model_copy(update={"amends_accession": me, "amendment_link_method": method}) for r in rows]
+        relinked += [
+            r.model_copy(update={"amends_accession": me, "amendment_link_method": method}) for r in rows
+        ]
         _mark_linked(filing, entry, me, method, state)
     records = [
         r.model_copy(update={"superseded_by": restated[n][0], "supersede_match": restated[n][1]})
@@ -281,7 +283,11 @@ def _find_original(filing: Filing, me: str, state: State) -> tuple[dict[str, Any
     issuer, owners = filing.issuer.cik, _owners(filing)
     cited = filing.date_of_original_submission
     if cited is not None:
-        dated = [e for e in _entries(state, key("orig", issuer, owners, "filed", cited.isoformat())) if e["id"] != me]
+        dated = [
+            e
+            for e in _entries(state, key("orig", issuer, owners, "filed", cited.isoformat()))
+            if e["id"] != me
+        ]
         if len(dated) == 1:
             return dated[0], LINK_METHOD
         if dated:
@@ -416,7 +422,9 @@ def _store_rows(state: State, me: str, records: list[TransactionRecord]) -> None
 
 def _load_rows(state: State, me: str, rows: int) -> Iterator[TransactionRecord]:
     head = state.get(key("rec", me)) or {"notes": 0}
-    notes = [json.loads(_get_text(state, key("rec", me, "note", str(k))) or '""') for k in range(head["notes"])]
+    notes = [
+        json.loads(_get_text(state, key("rec", me, "note", str(k))) or '""') for k in range(head["notes"])
+    ]
     for n in range(rows):
         text = _get_text(state, key("rec", me, str(n)))
         if text is None:

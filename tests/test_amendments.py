@@ -71,7 +71,8 @@ def tsla(
         data = re.sub(rb"(TYPE:\s*)4\n", rb"\g<1>4/A\n", data)
         data = data.replace(b"<documentType>4</documentType>", b"<documentType>4/A</documentType>")
         data = data.replace(
-            b"</periodOfReport>", f"</periodOfReport><dateOfOriginalSubmission>{cites}</dateOfOriginalSubmission>".encode()
+            b"</periodOfReport>",
+            f"</periodOfReport><dateOfOriginalSubmission>{cites}</dateOfOriginalSubmission>".encode(),
         )
     if bare:
         data = data[data.index(b"<?xml") : data.index(b"</XML>")].strip()
@@ -129,7 +130,9 @@ def test_an_amendment_correcting_the_title_supersedes_the_rows_it_restates_and_t
     (_, first), (_, second) = steps = run(state, original(), amendment())
     assert {r.security_title for r in first.records if r.table == "non_derivative"} == {PREFERRED}
 
-    assert {(r.amends_accession, r.amendment_link_method) for r in second.records} == {(ORIGINAL, LINK_METHOD)}
+    assert {(r.amends_accession, r.amendment_link_method) for r in second.records} == {
+        (ORIGINAL, LINK_METHOD)
+    }
     assert {r.txn_id for r in second.superseded} == {r.txn_id for r in first.records}
     assert {r.superseded_by for r in second.superseded} == {AMENDMENT}
     how = {(r.table, r.transaction_code): r.supersede_match for r in second.superseded}
@@ -174,7 +177,9 @@ def test_a_partial_amendment_supersedes_only_what_it_restates() -> None:
     sale_only = corrected.model_copy(update={"transactions": [corrected.transactions[1]]})
     state = DictState()
     (_, first), (_, second) = run(state, tsla(), sale_only)
-    assert [(r.txn_id, r.supersede_match) for r in second.superseded] == [(first.records[1].txn_id, SIMILAR_SIGNATURE)]
+    assert [(r.txn_id, r.supersede_match) for r in second.superseded] == [
+        (first.records[1].txn_id, SIMILAR_SIGNATURE)
+    ]
     assert second.retract == []  # the same line, a later acceptance: the amendment's balance replaces it
 
 
@@ -213,11 +218,11 @@ def test_a_holdings_only_amendment_supersedes_no_transaction() -> None:
     )
     assert not earlier.derived.is_amendment and earlier.transactions
     state = DictState()
-    (_, _), (_, outcome) = run(state, earlier, lrcx.model_copy(update={"transactions": []}))
+    _, (_, outcome) = run(state, earlier, lrcx.model_copy(update={"transactions": []}))
     assert (outcome.records, outcome.superseded, outcome.retract) == ([], [], [])
     # The real 4/A restating the same rows supersedes both, each by its own signature.
     state = DictState()
-    (_, first), (_, restating) = run(state, earlier, lrcx)
+    _, (_, restating) = run(state, earlier, lrcx)
     assert {(r.amends_accession, r.amendment_link_method) for r in restating.records} == {
         ("0000707549-24-000111", LINK_METHOD)
     }
@@ -239,10 +244,17 @@ def test_only_a_unique_original_of_the_same_owners_filed_or_accepted_that_day_li
 
     # Accepted after hours on the 31st, filed as of 1 August: either date links.
     late = DictState()
-    run(late, tsla(filed=date(2023, 8, 1), title=PREFERRED).model_copy(update={"acceptance_datetime": original().acceptance_datetime}))
+    run(
+        late,
+        tsla(filed=date(2023, 8, 1), title=PREFERRED).model_copy(
+            update={"acceptance_datetime": original().acceptance_datetime}
+        ),
+    )
     for cites in (date(2023, 8, 1), date(2023, 7, 31)):
         outcome = amendment_step(amendment(cites=cites), DictState(copy.deepcopy(late.data)))
-        assert {(r.amends_accession, r.amendment_link_method) for r in outcome.records} == {(ORIGINAL, LINK_METHOD)}
+        assert {(r.amends_accession, r.amendment_link_method) for r in outcome.records} == {
+            (ORIGINAL, LINK_METHOD)
+        }
 
 
 def test_an_amendment_before_its_original_links_when_the_original_arrives_and_both_orders_converge() -> None:
@@ -320,8 +332,10 @@ def test_bare_documents_link_by_content_in_either_order_and_never_guess() -> Non
 
     # A bare amendment of a dated original links by date; the superseded rows name it by its hash.
     state = DictState()
-    (_, dated), (_, outcome) = run(state, original(), bare_amendment)
-    assert {(r.amends_accession, r.amendment_link_method) for r in outcome.records} == {(ORIGINAL, LINK_METHOD)}
+    _, (_, outcome) = run(state, original(), bare_amendment)
+    assert {(r.amends_accession, r.amendment_link_method) for r in outcome.records} == {
+        (ORIGINAL, LINK_METHOD)
+    }
     assert {r.superseded_by for r in outcome.superseded} == {amendment_id}
 
 
@@ -337,10 +351,14 @@ def test_the_largest_legal_filing_is_remembered_in_small_values() -> None:
         )
         for n in range(1000)
     )
-    footnotes = b"".join(b'<footnote id="F%d">%s</footnote>' % (n, b"A long note. " * 600) for n in range(2, 11))
+    footnotes = b"".join(
+        b'<footnote id="F%d">%s</footnote>' % (n, b"A long note. " * 600) for n in range(2, 11)
+    )
     footnotes += b'<footnote id="F1">%s</footnote>' % (b"A very long note. " * 6000)  # over 100 KB
     data = TSLA[:start] + rows + TSLA[TSLA.index(b"</nonDerivativeTable>") :]
-    data = re.sub(rb"<footnotes>.*</footnotes>", b"<footnotes>" + footnotes + b"</footnotes>", data, flags=re.S)
+    data = re.sub(
+        rb"<footnotes>.*</footnotes>", b"<footnotes>" + footnotes + b"</footnotes>", data, flags=re.S
+    )
     big = parse_filing(data, max_bytes=3_000_000)
     assert len(big.transactions) == 1001 and len(data) > 1_000_000
     restated = parse_filing(
@@ -348,7 +366,10 @@ def test_the_largest_legal_filing_is_remembered_in_small_values() -> None:
         .replace(b"20230731", b"20230814")
         .replace(b"<value>Common Stock</value>", b"<value>Ordinary Shares</value>")
         .replace(b"<documentType>4</documentType>", b"<documentType>4/A</documentType>")
-        .replace(b"</periodOfReport>", b"</periodOfReport><dateOfOriginalSubmission>2023-07-31</dateOfOriginalSubmission>"),
+        .replace(
+            b"</periodOfReport>",
+            b"</periodOfReport><dateOfOriginalSubmission>2023-07-31</dateOfOriginalSubmission>",
+        ),
         max_bytes=3_000_000,
     )
     state = DictState()
