@@ -21,7 +21,7 @@ one row per key, split into ``ROW_CHUNK_CHARS`` pieces when a row is larger):
 - ``orig|<issuer>|<owners>|period|<date>``: bare originals by period of report;
 - ``amend|<issuer>|<owners>|filed|<date>`` and ``amend|<issuer>|<owners>|period|<date>``: amendments that found
   no original, by their ``dateOfOriginalSubmission`` and their period of report;
-- ``rec|<id>``: a filing's row and footnote counts; ``rec|<id>|<n>``: its n-th record as published, the texts of
+- ``rec|<id>``: a filing's row and footnote counts; ``rec|<id>|<n>``: its n-th record as last published, the texts of
   the footnotes it cites by number; ``rec|<id>|note|<k>``: a footnote text, once per filing (``|<part>``
   continues a value over ``ROW_CHUNK_CHARS``), for originals and waiting amendments.
 
@@ -220,19 +220,28 @@ def _amendment(filing: Filing, state: State) -> AmendmentOutcome:
         return AmendmentOutcome(records=records)
     earlier = list(_load_rows(state, original["id"], original["rows"]))
     pairs = match_rows(earlier, records)
-    superseded = [
-        earlier[i].model_copy(update={"superseded_by": me, "supersede_match": how}) for i, _, how in pairs
-    ]
+    superseded = {
+        i: earlier[i].model_copy(update={"superseded_by": me, "supersede_match": how}) for i, _, how in pairs
+    }
+    # The original's rows are kept as last published, so the original again republishes them superseded.
+    _store_rows(state, original["id"], [superseded.get(i, r) for i, r in enumerate(earlier)])
     return AmendmentOutcome(
-        records=records, superseded=superseded, retract=_retractions(filing, earlier, records, pairs, me)
+        records=records,
+        superseded=list(superseded.values()),
+        retract=_retractions(filing, earlier, records, pairs, me),
     )
 
 
 def _original(filing: Filing, state: State) -> AmendmentOutcome:
     me = _identity(filing)
     records = transaction_records(filing)
-    _remember_original(filing, me, records, state)
-    restated: dict[int, tuple[str, str]] = {}
+    _index_original(filing, me, len(records), state)
+    # What amendments already superseded, when this is the original again (a redelivery, a replay).
+    restated = {
+        n: (r.superseded_by, r.supersede_match)
+        for n, r in enumerate(_load_rows(state, me, len(records)))
+        if r.superseded_by is not None
+    }
     relinked: list[TransactionRecord] = []
     for entry, method in _waiting_for(filing, me, state):
         rows = list(_load_rows(state, entry["id"], entry["rows"]))
@@ -248,6 +257,7 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
         else r
         for n, r in enumerate(records)
     ]
+    _store_rows(state, me, records)
     return AmendmentOutcome(records=records, relinked=relinked)
 
 
@@ -320,18 +330,15 @@ def _add_entry(state: State, k: str, entry: dict[str, Any], evict_first: str | N
     state.put(k, entries)
 
 
-def _remember_original(filing: Filing, me: str, records: list[TransactionRecord], state: State) -> None:
+def _index_original(filing: Filing, me: str, rows: int, state: State) -> None:
     issuer, owners = filing.issuer.cik, _owners(filing)
-    entry = {"id": me, "rows": len(records), "content": _content(filing.transactions)}
+    entry = {"id": me, "rows": rows, "content": _content(filing.transactions)}
     dates = _dates(filing)
     keys = [key("orig", issuer, owners, "filed", d.isoformat()) for d in dates]
     if not dates and filing.period_of_report is not None:
         keys = [key("orig", issuer, owners, "period", filing.period_of_report.isoformat())]
-    if not keys:
-        return
     for k in keys:
         _add_entry(state, k, entry)
-    _store_rows(state, me, records)
 
 
 def _waiting_keys(filing: Filing, entry_or_none: dict[str, Any] | None = None) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import re
 from datetime import date
 from decimal import Decimal
@@ -34,7 +35,7 @@ from streams.holdings import apply, retracts
 from streams.models import Filing, HoldingState
 from streams.parse import parse_filing
 from streams.records import holding_candidates, holding_key_string
-from streams.state import MAX_VALUE_BYTES, DictState
+from streams.state import MAX_VALUE_BYTES, DictState, Staged
 from tests.fixtures_index import fixture_bytes
 
 TSLA = fixture_bytes("txt/881ec4fa6083.txt")
@@ -397,3 +398,52 @@ def test_amendments_waiting_for_their_original_are_bounded() -> None:
     assert {r.accession_number for r in outcome.relinked} == {
         f"0001790565-23-{100 + n:06d}" for n in range(2 * MAX_ENTRIES_PER_KEY, 3 * MAX_ENTRIES_PER_KEY)
     }
+
+
+def test_the_original_again_after_its_amendment_republishes_its_rows_superseded() -> None:
+    """A replay of the original (no dedup in front) must not undo what its amendment superseded."""
+    state = DictState()
+    steps = run(state, original(), amendment())
+    steps += run(state, original())
+    assert {r.superseded_by for r in steps[-1][1].records} == {AMENDMENT}
+    assert published(steps) == published(run(DictState(), original(), amendment()))
+
+
+def test_many_filings_in_any_order_through_staged_state_converge() -> None:
+    """Three originals and their title-correcting amendments, shuffled, each step run on a Staged overlay that
+    is applied afterwards as the agent does: the same records and holdings every time."""
+    filings = []
+    for n, filed in enumerate((date(2023, 7, 31), date(2023, 8, 1), date(2023, 8, 2))):
+        filings.append(tsla(accession=f"0001790565-23-{10 + n:06d}", filed=filed, title=PREFERRED))
+        filings.append(
+            amendment(accession=f"0001790565-23-{20 + n:06d}", filed=date(2023, 8, 14 + n), cites=filed)
+        )
+    outcomes = []
+    for seed in range(12):
+        shuffled = filings[:]
+        random.Random(seed).shuffle(shuffled)
+        table = DictState()
+        steps = []
+        for filing in shuffled:
+            staged = Staged(table.get)
+            steps.append((filing, amendment_step(filing, staged)))
+            staged.apply(table)
+        lines = {k: v.model_dump(exclude={"previous_shares_owned"}) for k, v in holdings(steps).items()}
+        outcomes.append((published(steps), lines))
+        records = published(steps)
+        assert sum(r["superseded_by"] is not None for r in records.values()) == 9
+        assert {r["amendment_link_method"] for r in records.values() if r["is_amendment"]} == {LINK_METHOD}
+    assert all(outcome == outcomes[0] for outcome in outcomes)
+    assert {line["key"]["security_title"] for line in outcomes[0][1].values()} == {
+        "COMMON STOCK",
+        "NON-QUALIFIED STOCK OPTION (RIGHT TO BUY)",
+    }
+
+
+def test_originals_of_one_day_are_bounded_and_stay_ambiguous() -> None:
+    state = DictState()
+    for n in range(3 * MAX_ENTRIES_PER_KEY):
+        amendment_step(tsla(accession=f"0001790565-23-{100 + n:06d}", title=PREFERRED), state)
+    dated = {k: v for k, v in state.data.items() if k.startswith("orig|")}
+    assert dated and all(len(v) == MAX_ENTRIES_PER_KEY for v in dated.values())
+    assert {r.amendment_link_method for r in amendment_step(amendment(), state).records} == {AMBIGUOUS}
