@@ -237,7 +237,7 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
     records = transaction_records(filing)
     _index_original(filing, me, len(records), state)
     # What amendments already superseded, when this is the original again (a redelivery, a replay).
-    restated = {
+    restated: dict[int, tuple[str, str | None]] = {
         n: (r.superseded_by, r.supersede_match)
         for n, r in enumerate(_load_rows(state, me, len(records)))
         if r.superseded_by is not None
