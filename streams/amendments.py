@@ -71,7 +71,7 @@ MIN_AGREEING_KEYS = len(SIGNATURE_KEYS) - 2
 # Split in 3 groups, keys of a pair with at most 2 differing agree on a whole group: candidates come from
 # buckets by group, each with one of the keys that tell tranches apart (shares, price, balance after).
 _BUCKET_GROUPS = ((0, 1, 2, 3), (4, 5), (6, 7))
-MAX_SCORED_PAIRS = 200_000  # per filing and table: bounds the time of a pathological similarity match
+MAX_SCORED_PAIRS = 50_000  # per table: bounds a pathological similarity match to about 0.3 s
 
 MAX_ENTRIES_PER_KEY = 8  # originals (or waiting amendments) of one issuer, owner set and date
 ROW_CHUNK_CHARS = 30_000  # ASCII JSON; escaping at most doubles it, so a value stays under 64 KB
@@ -180,19 +180,30 @@ def _most_similar(
     budget = MAX_SCORED_PAIRS
     for j in left_a:
         theirs = _signature(amendment[j])
-        candidates = {
-            i
-            for bucket, group in zip(buckets, _BUCKET_GROUPS, strict=True)
-            for i in bucket.get(tuple(theirs[k] for k in group), ())
-        }
-        budget -= len(candidates)
-        if budget < 0:
-            break  # pathological: rows not scored stay live rather than block the event loop
-        for i in candidates:
-            agree = [mine == their for mine, their in zip(signatures[i], theirs, strict=True)]
-            if sum(agree) >= MIN_AGREEING_KEYS:
-                distance = abs(original[i].row_index - amendment[j].row_index)
-                scored.append((-sum(agree), [not a for a in agree], distance, j, i))
+        groups = sorted(
+            (
+                bucket.get(tuple(theirs[k] for k in group), [])
+                for bucket, group in zip(buckets, _BUCKET_GROUPS, strict=True)
+            ),
+            key=len,
+        )
+        seen: set[int] = set()
+        for candidates in groups:  # smallest bucket first; a row one key off cannot be bettered: stop there
+            budget -= len(candidates)
+            if budget < 0:
+                break  # pathological: rows not scored stay live (or pair by position) rather than block the loop
+            best = 0
+            for i in candidates:
+                if i in seen:
+                    continue
+                seen.add(i)
+                agree = [mine == their for mine, their in zip(signatures[i], theirs, strict=True)]
+                best = max(best, sum(agree))
+                if sum(agree) >= MIN_AGREEING_KEYS:
+                    distance = abs(original[i].row_index - amendment[j].row_index)
+                    scored.append((-sum(agree), [not a for a in agree], distance, j, i))
+            if best == len(SIGNATURE_KEYS) - 1:
+                break
     scored.sort()
     used_o: set[int] = set()
     used_a: set[int] = set()
