@@ -11,19 +11,21 @@ is inferred, and only a unique candidate links (``ambiguous`` or ``no_original_f
 
 An amendment restates the filing, so what it supersedes is matched by what an amendment can change, per table
 (``match_rows``): identical rows first, then the most similar signatures, then the rest by position when the
-table has as many rows in both; rows it leaves alone stay live. An amendment that arrives first waits (bounded) and is
+table has as many rows in both; rows it leaves alone stay live. An amendment that arrives first waits and is
 linked when its original arrives: the original's restated rows are then published already superseded.
 
-Memory lives only in the State port, in small values (``MAX_ENTRIES_PER_KEY`` entries of a few hundred bytes;
-one row per key, split into ``ROW_CHUNK_CHARS`` pieces when a row is larger):
+Memory lives only in the State port, in values bounded whatever the history:
 
-- ``orig|<issuer>|<owners>|filed|<date>``: originals filed or accepted that day (dated ones);
-- ``orig|<issuer>|<owners>|period|<date>``: bare originals by period of report;
-- ``amend|<issuer>|<owners>|filed|<date>`` and ``amend|<issuer>|<owners>|period|<date>``: amendments that found
-  no original, by their ``dateOfOriginalSubmission`` and their period of report;
-- ``rec|<id>``: a filing's row and footnote counts; ``rec|<id>|<n>``: its n-th record as last published, the texts of
-  the footnotes it cites by number; ``rec|<id>|note|<k>``: a footnote text, once per filing (``|<part>``
-  continues a value over ``ROW_CHUNK_CHARS``), for originals and waiting amendments.
+- ``orig|<issuer>|<owners>|filed|<date>``: originals filed or accepted that day; ``orig|…|period|<date>``: bare
+  originals by period of report. At most ``MAX_ENTRIES_PER_KEY`` entries of about 150 bytes (oldest dropped).
+- ``amend|<issuer>|<owners>|filed|<date>`` / ``amend|…|period|<date>``: amendments that found no original, by
+  their ``dateOfOriginalSubmission`` and period of report. At most ``MAX_ENTRIES_PER_KEY`` entries of about
+  250 bytes (linked ones dropped first, then the oldest).
+- ``rec|<id>``: a filing's row and footnote counts; ``rec|<id>|<n>``: its n-th record as last published, citing
+  footnote texts by number; ``rec|<id>|note|<k>``: a footnote text, once per filing. At most
+  ``ROW_CHUNK_CHARS`` ASCII characters per value (under 64 KB once serialised); a longer one continues under
+  ``|1``, ``|2``... Kept for originals with transactions and for waiting amendments; never pruned here (like
+  the per-accession records table they replace): one key per row and footnote.
 
 ``<owners>`` is the sorted owner CIKs joined by commas; ``<id>`` the accession number, or ``sha256:<hash>`` of a
 bare document, which is also what ``amends_accession`` and ``superseded_by`` carry for one.
