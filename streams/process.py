@@ -2,39 +2,33 @@
 
 1. ``read_event``: the bytes on form4.raw (a JSON envelope or the document itself) -> a Filing, or a
    DeadLetter saying why not.
-2. ``process_filing``: a new filing and its issuer's state -> everything to publish (the filing, one record
-   per transaction row, records an amendment supersedes, alerts, holding candidates) and the issuer's new state.
+2. ``process_filing``: a new filing and its issuer's state (a ``State``: small values under fine-grained keys)
+   -> everything to publish (the filing, one record per transaction row, records an amendment supersedes,
+   alerts, holding candidates) while the state takes the writes the agent applies once the outputs are out.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from streams import __version__
-from streams.alerts import (
-    ClusterState,
-    FirstPurchaseState,
-    RulesConfig,
-    cluster_step,
-    evaluate_filing,
-    first_purchase_step,
-)
-from streams.amendments import RecentFiling, link, prune, remember, superseded
+from streams.alerts import RulesConfig, alert_step
+from streams.amendments import amendment_step
 from streams.derive.enrich import filing_identity
+from streams.holdings import update_line
 from streams.models import Alert, DeadLetter, Filing, HoldingState, RawFilingEvent, TransactionRecord
 from streams.parse import ParseError, parse_filing
-from streams.records import holding_candidates, transaction_records
+from streams.records import holding_candidates
+from streams.state import State, key
 
 # A dead letter must fit in one Kafka message (1 MB by default): larger originals keep their first bytes,
 # size and hash, and the source coordinates say where the whole input is.
 DEAD_LETTER_MAX_ORIGINAL = 512 * 1024
-MAX_RECENT_FILINGS = 100  # per issuer, for amendment linking; bounded so the state stays small
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,57 +110,58 @@ def _document(envelope: RawFilingEvent) -> bytes:
         raise _EnvelopeError(f"not a raw filing envelope: {exc}") from None
 
 
-class IssuerState(BaseModel):
-    """Everything the pipeline remembers per issuer: recent filings (amendments), cluster and first-buy windows."""
-
-    recent: list[RecentFiling] = Field(default_factory=list)
-    cluster: ClusterState | None = None
-    first_purchase: FirstPurchaseState | None = None
-
-
 @dataclass
 class Outputs:
+    """Everything one filing publishes. ``holdings`` are candidates: the holdings agent decides what changes."""
+
     filing: Filing
     records: list[TransactionRecord]
     superseded: list[TransactionRecord] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     holdings: list[HoldingState] = field(default_factory=list)
+    issuer_lines: list[HoldingState] = field(default_factory=list)
 
 
-def process_filing(
-    filing: Filing,
-    state: IssuerState | None,
-    rules: RulesConfig,
-    records_of: Mapping[str, list[TransactionRecord]] | None = None,
-) -> tuple[IssuerState, Outputs]:
-    """``records_of`` gives the published records of an earlier filing by accession (for an amendment's
-    original); the pipeline backs it with a table, tests with a dict."""
-    state = state or IssuerState()
-    original, method = link(filing, state.recent)
-    records = transaction_records(
-        filing, amends_accession=original.accession_number if original else None, amendment_link_method=method
-    )
-    alerts = list(evaluate_filing(records, rules))
-    cluster, more = cluster_step(state.cluster, records, rules)
-    alerts += more
-    first, more = first_purchase_step(state.first_purchase, records, rules)
-    alerts += more
+def seen_key(filing: Filing) -> str:
+    return key("seen", identity(filing))
 
-    recent = state.recent
-    remembered = remember(filing)
-    if remembered is not None:
-        recent = [*recent, remembered]
-    today = filing.filed_date or (filing.acceptance_datetime.date() if filing.acceptance_datetime else None)
-    if today is not None:
-        recent = prune(recent, today)
-    new_state = IssuerState(recent=recent[-MAX_RECENT_FILINGS:], cluster=cluster, first_purchase=first)
-    outputs = Outputs(
+
+def is_duplicate(filing: Filing, state: State) -> bool:
+    """A filing whose outputs were all acknowledged before (the marker is written only after that)."""
+    return state.get(seen_key(filing)) is not None
+
+
+def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
+    """One new filing of an issuer against that issuer's state: what to publish, and (through ``state``) what
+    to remember. Reads and writes only small values under fine-grained keys, so the work is proportional to
+    the filing, never to the issuer's history."""
+    amended = amendment_step(filing, state)
+    records, alerts = alert_step(amended.records, state, rules)
+    holdings = holding_candidates(filing)
+    issuer_index = f"i|{filing.issuer.cik}"
+    issuer_lines = [new for c in holdings if (new := update_line(state, issuer_index, c)) is not None]
+    _remember_profile(filing, state)
+    state.put(seen_key(filing), filing.raw_sha256)
+    return Outputs(
         filing=filing,
         records=records,
-        superseded=superseded((records_of or {}).get(original.accession_number) or [], records)
-        if original
-        else [],
+        superseded=amended.superseded,
         alerts=alerts,
-        holdings=holding_candidates(filing),
+        holdings=holdings,
+        issuer_lines=issuer_lines,
     )
-    return new_state, outputs
+
+
+def issuer_profile(filing: Filing) -> dict[str, str | None]:
+    return {
+        "issuer_cik": filing.issuer.cik,
+        "issuer_name": filing.issuer.name,
+        "ticker": (filing.issuer.trading_symbol or "").strip().upper() or None,
+    }
+
+
+def _remember_profile(filing: Filing, state: State) -> None:
+    profile = issuer_profile(filing)
+    profile_key = key("profile", filing.issuer.cik)
+    if state.get(profile_key) != profile:
+        state.put(profile_key, profile)

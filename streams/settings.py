@@ -116,12 +116,32 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, ge=1, le=65535, description="Port of Faust's web server.")
 
     # --- Pipeline ------------------------------------------------------------------------------------------
+    state_generation: int = Field(
+        1,
+        ge=1,
+        description="Generation of the worker's state: a new generation is a new consumer group and new table "
+        "changelogs, so the workers re-read form4.raw from the beginning and rebuild every table and output "
+        "(under the same deterministic keys) — after a parser or rules upgrade. See `form4 reprocess`.",
+    )
     rules_file: Path | None = Field(None, description="Alert rules file; unset = the built-in rules.")
     api_alerts_per_issuer: int = Field(
         200, ge=1, description="Alerts kept per issuer for GET /alerts (older ones stay on form4.alerts)."
     )
     api_transactions_per_issuer: int = Field(
         500, ge=1, description="Transaction records kept per issuer for GET /transactions/issuer/{cik}."
+    )
+    message_max_bytes: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="Largest output message (records, alerts, holdings, table changelogs): Kafka's default "
+        "limit. An event whose outputs would exceed it becomes an output_too_large dead letter.",
+    )
+    filing_message_max_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1_000_000,
+        description="Largest message on form4.raw, form4.filings and the by-issuer hop, which carry one whole "
+        "filing (a legal 5 MB filing is several MB of JSON): their topics are created with this "
+        "max.message.bytes, and the producers' max request size is this.",
     )
     max_filing_bytes: int = Field(
         5 * 1024 * 1024,
@@ -285,6 +305,7 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
         "broker_heartbeat_interval": settings.heartbeat_interval,
         "broker_rebalance_timeout": settings.rebalance_timeout,
         "producer_linger": settings.producer_linger,
+        "producer_max_request_size": settings.filing_message_max_bytes,
         "consumer_auto_offset_reset": "earliest",
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication_factor,

@@ -469,3 +469,35 @@ def test_every_fixture_filing_comes_back_from_state_exactly_as_published() -> No
         assert back == [r.model_dump(mode="json") for r in records], path.name
         checked += len(records)
     assert checked > 150
+
+
+def test_process_filing_publishes_the_link_and_the_superseded_rows() -> None:
+    from streams.alerts import load_rules
+    from streams.process import process_filing
+
+    rules, state = load_rules(None), DictState()
+    first = process_filing(original(), state, rules)
+    second = process_filing(amendment(), state, rules)
+    assert {(r.amends_accession, r.amendment_link_method) for r in second.records} == {
+        (ORIGINAL, LINK_METHOD)
+    }
+    assert {r.txn_id for r in second.superseded} == {r.txn_id for r in first.records}
+    assert {r.superseded_by for r in second.superseded} == {AMENDMENT}
+
+
+def test_the_holdings_state_drops_the_stale_line_through_retract_line() -> None:
+    """The owner-side wiring: retract_line for each retraction, then update_line for each live candidate."""
+    from streams.holdings import lines, retract_line, update_line
+
+    filings, holdings_state = DictState(), DictState()
+    index = "o|0001790565"
+    dropped = []
+    for filing, outcome in run(filings, original(), amendment()):
+        dropped += [gone for r in outcome.retract if (gone := retract_line(holdings_state, r)) is not None]
+        for candidate in live_holding_candidates(holding_candidates(filing), outcome.records):
+            update_line(holdings_state, index, candidate)
+    assert [line.key.security_title for line in dropped] == [PREFERRED.upper()]
+    assert sorted(line["key"]["security_title"] for line in lines(holdings_state, index)) == [
+        "COMMON STOCK",
+        "NON-QUALIFIED STOCK OPTION (RIGHT TO BUY)",
+    ]

@@ -1,0 +1,227 @@
+"""The promise, tried the way production breaks it: every raw event ends as output or exactly one dead letter,
+under repeated kill -9 with the RocksDB store, poison inputs, and CPU-heavy legal inputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import urllib.request
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.alerts import load_rules
+from streams.broker import EmbeddedBroker
+from streams.holdings import replay
+from streams.models import Filing, RawFilingEvent
+from streams.parse import parse_filing
+from streams.parse.sgml import unwrap_submission
+from streams.process import Source, identity, process_filing, read_event
+from streams.state import DictState
+from tests.broker import consume_all, produce, unique_name, wait_for
+from tests.large_filing import largest_legal_filing
+from tests.test_pipeline import SAMPLES, expected_lines, table_equals
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+START = datetime(2026, 2, 2, 15, 0, tzinfo=UTC)
+
+
+def sample_xml(path: Path) -> bytes:
+    data = path.read_bytes()
+    return unwrap_submission(data).xml if path.suffix == ".txt" else data
+
+
+def envelope(xml: bytes, n: int) -> bytes:
+    return (
+        RawFilingEvent.for_document(
+            xml,
+            accession_number=f"0008888888-26-{n:06d}",
+            source="replay",
+            received_at=START,
+            acceptance_datetime=START + timedelta(minutes=n),
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+def expected(values: list[bytes]) -> dict[str, Any]:
+    """What the worker must publish, by the pure functions in the per-issuer order the topic keys give."""
+    rules = load_rules(None)
+    states: dict[str, DictState] = defaultdict(DictState)
+    filings: dict[str, Filing] = {}
+    records: dict[str, str] = {}
+    alerts: dict[str, str] = {}
+    candidates = []
+    for value in values:
+        filing = read_event(value, Source(), 5 << 20)
+        assert isinstance(filing, Filing)
+        if identity(filing) in filings:
+            continue
+        filings[identity(filing)] = filing
+        out = process_filing(filing, states[filing.issuer.cik], rules)
+        for record in [*out.records, *out.superseded]:
+            records[record.txn_id] = record.model_dump_json()
+        for alert in out.alerts:
+            alerts[alert.alert_id] = alert.model_dump_json()
+        candidates += out.holdings
+    return {"filings": filings, "records": records, "alerts": alerts, "holdings": replay(candidates)}
+
+
+async def count(bootstrap: str, topic: str) -> int:
+    return len(await consume_all(bootstrap, topic, None, timeout=30, quiet=0.3))
+
+
+async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
+    """Five kill -9s while ~600 filings of 20+ issuers stream through a RocksDB worker: every accession sent
+    reaches form4.filings, every transaction and alert is published, nothing is doubled, holdings match."""
+    prefix = unique_name("kill9")
+    worker = workers(prefix, store="rocksdb://")
+    await worker.ready()
+    xmls = [sample_xml(p) for p in SAMPLES]
+    values = [envelope(xmls[n % len(xmls)], n) for n in range(600)]
+    keys = [parse_filing(xmls[n % len(xmls)]).issuer.cik.encode() for n in range(600)]
+    want = expected(values)
+    await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
+
+    for threshold in (60, 160, 260, 360, 460):
+        await wait_for(
+            lambda t=threshold: _at_least(broker.bootstrap, f"{prefix}.filings", t),
+            timeout=180,
+            interval=0.2,
+            message=worker.log_tail,
+        )
+        worker.stop(signal.SIGKILL)
+        worker.start()
+        await worker.ready()
+
+    filings = await consume_all(
+        broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=300, extra_wait=2.0
+    )
+    assert {r.key.decode() for r in filings} == set(want["filings"])  # every accession came out
+    transactions = await consume_all(
+        broker.bootstrap, f"{prefix}.transactions", len(want["records"]), timeout=120
+    )
+    alerts = await consume_all(broker.bootstrap, f"{prefix}.alerts", len(want["alerts"]), timeout=120)
+    for topic_records, wanted in ((transactions, want["records"]), (alerts, want["alerts"])):
+        versions: dict[str, set[bytes]] = defaultdict(set)
+        for r in topic_records:
+            versions[r.key.decode()].add(r.value)
+        assert set(versions) == set(wanted)
+        assert all(len(v) == 1 for v in versions.values())  # a redelivery republishes the same value
+        assert {k: json.loads(next(iter(v))) for k, v in versions.items()} == {
+            k: json.loads(v) for k, v in wanted.items()
+        }
+    dead = await consume_all(broker.bootstrap, f"{prefix}.dlq", None, timeout=10, quiet=1.0)
+    assert dead == []
+    await table_equals(worker, expected_lines(want))
+
+
+async def _at_least(bootstrap: str, topic: str, n: int) -> bool:
+    return await count(bootstrap, topic) >= n
+
+
+async def test_largest_legal_filing_goes_through_while_the_worker_keeps_answering(  # type: ignore[no-untyped-def]
+    broker: EmbeddedBroker, workers
+) -> None:
+    """A 5 MB filing of 3,000+ rows (the size cap) becomes its filing, every transaction record and its
+    holdings, the filings behind it follow, and /healthz answers within 1 s throughout: parsing and the pure
+    step run off the event loop."""
+    prefix = unique_name("large")
+    worker = workers(prefix)
+    await worker.ready()
+    big = largest_legal_filing()
+    small = [sample_xml(p) for p in SAMPLES[:5]]
+    values = [envelope(big, 0), *(envelope(x, n + 1) for n, x in enumerate(small))]
+    big_txns = {t.txn_id for t in parse_filing(big, accession_number="0008888888-26-000000").transactions}
+    assert len(big_txns) > 3000
+
+    latencies: list[float] = []
+    stop = asyncio.Event()
+
+    def probe() -> None:
+        started = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/healthz", timeout=10) as response:
+            assert response.status == 200
+        latencies.append(time.monotonic() - started)
+
+    async def poll() -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(probe)
+            await asyncio.sleep(0.05)
+
+    poller = asyncio.create_task(poll())
+    try:
+        await produce(broker.bootstrap, f"{prefix}.raw", values, partition=0, max_request_size=32 << 20)
+        filings = await consume_all(broker.bootstrap, f"{prefix}.filings", len(values), timeout=180)
+    finally:
+        stop.set()
+        await poller
+    assert {r.key.decode() for r in filings} == {f"0008888888-26-{n:06d}" for n in range(len(values))}
+    records = await consume_all(broker.bootstrap, f"{prefix}.transactions", None, timeout=120, quiet=2.0)
+    assert big_txns <= {r.key.decode() for r in records}
+    assert await count(broker.bootstrap, f"{prefix}.dlq") == 0
+    assert len(latencies) > 10 and max(latencies) < 1.0, f"slowest /healthz answer: {max(latencies):.2f} s"
+
+
+async def test_reprocess_rebuilds_state_and_outputs_from_raw(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
+    """After an upgrade, `form4 reprocess --generation 2` reads form4.raw from the beginning with fresh state:
+    every filing, record and alert is republished under its key with the same value, and the new
+    generation's holdings equal a recomputation."""
+    prefix = unique_name("reproc")
+    first = workers(prefix, "gen1")
+    await first.ready()
+    xmls = [sample_xml(p) for p in SAMPLES]
+    values = [envelope(x, n) for n, x in enumerate(xmls)]
+    keys = [parse_filing(x).issuer.cik.encode() for x in xmls]
+    want = expected(values)
+    await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
+    await consume_all(broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=120)
+    first.stop(signal.SIGTERM)
+
+    second = workers(prefix, "gen2", command=("reprocess", "--generation", "2"))
+    await second.ready()
+    filings = await consume_all(broker.bootstrap, f"{prefix}.filings", 2 * len(want["filings"]), timeout=180)
+    assert sorted(r.key.decode() for r in filings) == sorted([*want["filings"], *want["filings"]])
+    records = await consume_all(
+        broker.bootstrap, f"{prefix}.transactions", 2 * len(want["records"]), timeout=120
+    )
+    versions: dict[str, set[bytes]] = defaultdict(set)
+    for r in records:
+        versions[r.key.decode()].add(r.value)
+    assert set(versions) == set(want["records"]) and all(len(v) == 1 for v in versions.values())
+    await table_equals(second, expected_lines(want))
+
+
+async def test_an_output_over_the_message_limit_is_one_dead_letter_and_the_worker_goes_on(  # type: ignore[no-untyped-def]
+    broker: EmbeddedBroker, workers
+) -> None:
+    """An output that cannot be sent must not crash the worker (the crash would repeat on every restart): the
+    event becomes exactly one output_too_large dead letter, counted in /metrics, and the next filing flows."""
+    prefix = unique_name("toolarge")
+    worker = workers(prefix)
+    worker.stop()
+    worker.env["FORM4_MESSAGE_MAX_BYTES"] = "20000"  # records ~5 KB; 112 holding candidates ~65 KB
+    worker.start()
+    await worker.ready()
+    big = largest_legal_filing(200_000)  # 112 rows: one by-owner message of 112 candidates
+    small = sample_xml(ROOT / "samples/0489944b8445.xml")
+    values = [envelope(big, 0), envelope(small, 1)]
+    await produce(broker.bootstrap, f"{prefix}.raw", values, partition=0)
+    dead = await consume_all(broker.bootstrap, f"{prefix}.dlq", 1, timeout=60, extra_wait=2.0)
+    assert [json.loads(r.value)["reason"] for r in dead] == ["output_too_large"]
+    assert json.loads(dead[0].value)["source_topic"].endswith("-filings-by-issuer")
+    filings = await consume_all(broker.bootstrap, f"{prefix}.filings", 1, timeout=60, extra_wait=1.0)
+    assert [r.key.decode() for r in filings] == ["0008888888-26-000001"]
+    assert worker.proc is not None and worker.proc.poll() is None
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    assert 'form4_dead_letters_total{reason="output_too_large"} 1.0' in metrics
