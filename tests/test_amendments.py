@@ -216,18 +216,28 @@ def test_a_holdings_only_amendment_supersedes_no_transaction() -> None:
         .replace(b"20250121", b"20241104")
         .replace(b"4/A", b"4")
         .replace(b"<dateOfOriginalSubmission>2024-11-04</dateOfOriginalSubmission>", b"")
+        .replace(b"<value>3690</value>", b"<value>369</value>")  # before the ten-for-one split
+        .replace(b"<value>30630</value>", b"<value>3063</value>")
     )
     assert not earlier.derived.is_amendment and earlier.transactions
     state = DictState()
     _, (_, outcome) = run(state, earlier, lrcx.model_copy(update={"transactions": []}))
     assert (outcome.records, outcome.superseded, outcome.retract) == ([], [], [])
-    # The real 4/A restating the same rows supersedes both, each by its own signature.
+    # The real 4/A restating both rows for the split (shares and balance changed) supersedes both, and its
+    # balances replace the original's on the same lines.
     state = DictState()
-    _, (_, restating) = run(state, earlier, lrcx)
+    steps = run(state, earlier, lrcx)
+    restating = steps[1][1]
     assert {(r.amends_accession, r.amendment_link_method) for r in restating.records} == {
         ("0000707549-24-000111", LINK_METHOD)
     }
-    assert [r.supersede_match for r in restating.superseded] == [SAME_SIGNATURE, SAME_SIGNATURE]
+    assert [r.supersede_match for r in restating.superseded] == [SIMILAR_SIGNATURE, SIMILAR_SIGNATURE]
+    assert restating.retract == []
+    table = holdings(steps)
+    assert sorted((line.shares_owned, line.source_accession) for line in table.values()) == [
+        (Decimal(0), lrcx.accession_number),
+        (Decimal(30630), lrcx.accession_number),
+    ]
 
 
 def test_only_a_unique_original_of_the_same_owners_filed_or_accepted_that_day_links() -> None:
