@@ -1,139 +1,524 @@
-"""Linking an amendment (3/A, 4/A, 5/A) to the filing it restates.
+"""Linking an amendment (3/A, 4/A, 5/A) to the filing it restates, in either arrival order.
 
 An amendment names its original only by ``dateOfOriginalSubmission``, never by accession number, so the link
-is inferred: same issuer, same set of reporting owners, and the original's filing date equal to that date
-(or its acceptance date, for filings accepted after hours). Only a unique match links; otherwise the records
-say why not (``no_original_found`` or ``ambiguous``) — a conservative link over a wrong one.
+is inferred, and only a unique candidate links (``ambiguous`` or ``no_original_found`` otherwise):
+
+- ``issuer+owners+original_date``: same issuer, same set of reporting owners, and the original's filing date
+  or acceptance date equal to ``dateOfOriginalSubmission``;
+- ``issuer+owners+content``: when the original is a bare document (no accession, so no filing date is known):
+  same issuer and owners, the same period of report (not after ``dateOfOriginalSubmission``), and the same
+  transaction rows by (table, transaction date, code).
+
+An amendment restates the filing, so what it supersedes is matched by what an amendment can change, per table
+(``match_rows``): identical rows first, then the most similar signatures, then the rest by position when the
+table has as many rows in both; rows it leaves alone stay live. An amendment that arrives first waits and is
+linked when its original arrives: the original's restated rows are then published already superseded.
+
+Memory lives only in the State port, in values bounded whatever the history:
+
+- ``orig|<issuer>|<owners>|filed|<date>``: originals filed or accepted that day; ``orig|…|period|<date>``: bare
+  originals by period of report. At most ``MAX_ENTRIES_PER_KEY`` entries of about 150 bytes (oldest dropped).
+- ``amend|<issuer>|<owners>|filed|<date>`` / ``amend|…|period|<date>``: amendments that found no original, by
+  their ``dateOfOriginalSubmission`` and period of report. At most ``MAX_ENTRIES_PER_KEY`` entries of about
+  250 bytes (linked ones dropped first, then the oldest).
+- ``rec|<id>``: a filing's row and footnote counts; ``rec|<id>|<n>``: its n-th record as last published, citing
+  footnote texts by number; ``rec|<id>|note|<k>``: a footnote text, once per filing. At most
+  ``ROW_CHUNK_CHARS`` ASCII characters per value (under 64 KB once serialised); a longer one continues under
+  ``|1``, ``|2``... Kept for originals with transactions and for waiting amendments; never pruned here (like
+  the per-accession records table they replace): one key per row and footnote.
+
+``<owners>`` is the sorted owner CIKs joined by commas; ``<id>`` the accession number, or ``sha256:<hash>`` of a
+bare document, which is also what ``amends_accession`` and ``superseded_by`` carry for one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import defaultdict, deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
+from typing import Any
 
-from pydantic import BaseModel
-
-from streams.models import Filing, TransactionRecord
-from streams.records import normalize_security, transaction_records
+from streams.derive.enrich import filing_identity
+from streams.holdings import order
+from streams.models import Filing, HoldingKey, HoldingRetraction, HoldingState, Transaction, TransactionRecord
+from streams.records import holding_candidates, holding_key_string, normalize_security, transaction_records
 from streams.state import State, key
 
 LINK_METHOD = "issuer+owners+original_date"
+CONTENT_LINK_METHOD = "issuer+owners+content"
 NO_ORIGINAL = "no_original_found"
 AMBIGUOUS = "ambiguous"
-KEEP_DAYS = 400  # amendments come weeks to months later; a year and a bit of history per issuer is enough
 
+SAME_SIGNATURE = "same_signature"  # every signature key agrees
+SIMILAR_SIGNATURE = "similar_signature"  # the most similar row, at most 2 keys differ
+SAME_POSITION = "same_position"  # the rest, when the table has as many rows in both: in document order
 
-class RecentFiling(BaseModel):
-    """What the amendment linker remembers of a non-amendment filing, per issuer: a few facts, not its rows
-    (those are kept once per accession elsewhere, so the per-issuer state stays small)."""
+#: What a row's signature compares, in order of weight when two candidates are equally similar.
+SIGNATURE_KEYS = (
+    "transaction_date",
+    "transaction_code",
+    "acquired_disposed",
+    "shares",
+    "security_title",
+    "price_per_share",
+    "ownership",
+    "balance_after",
+)
+MIN_AGREEING_KEYS = len(SIGNATURE_KEYS) - 2
+# Split in 3 groups, keys of a pair with at most 2 differing agree on a whole group: candidates come from
+# buckets by group, each with one of the keys that tell tranches apart (shares, price, balance after).
+_BUCKET_GROUPS = ((0, 1, 2, 3), (4, 5), (6, 7))
+MAX_SCORED_PAIRS = 50_000  # per table: bounds a pathological similarity match to about 0.3 s
 
-    accession_number: str
-    owner_ciks: list[str]
-    filed_date: date | None = None
-    accepted_date: date | None = None
-
-
-def remember(filing: Filing) -> RecentFiling | None:
-    if filing.derived.is_amendment or filing.accession_number is None:
-        return None
-    accepted = filing.acceptance_datetime.date() if filing.acceptance_datetime else None
-    return RecentFiling(
-        accession_number=filing.accession_number,
-        owner_ciks=filing.derived.reporting_owner_ciks,
-        filed_date=filing.filed_date or accepted,
-        accepted_date=accepted,
-    )
-
-
-def prune(recent: list[RecentFiling], today: date) -> list[RecentFiling]:
-    horizon = today - timedelta(days=KEEP_DAYS)
-    return [r for r in recent if (r.filed_date or today) >= horizon]
-
-
-def link(filing: Filing, recent: list[RecentFiling]) -> tuple[RecentFiling | None, str | None]:
-    """(the original, method) for an amendment; (None, reason) when no unique original; (None, None) otherwise."""
-    if not filing.derived.is_amendment:
-        return None, None
-    original_date = filing.date_of_original_submission
-    owners = filing.derived.reporting_owner_ciks
-    matches = [
-        r
-        for r in recent
-        if r.owner_ciks == owners
-        and original_date is not None
-        and original_date in (r.filed_date, r.accepted_date)
-        and r.accession_number != filing.accession_number
-    ]
-    if len(matches) == 1:
-        return matches[0], LINK_METHOD
-    return None, (AMBIGUOUS if matches else NO_ORIGINAL)
-
-
-def _signature(record: TransactionRecord) -> tuple[object, ...]:
-    return (
-        record.table,
-        normalize_security(record.security_title or ""),
-        record.transaction_date,
-        record.transaction_code,
-        record.acquired_disposed,
-    )
-
-
-def superseded(
-    original_records: list[TransactionRecord], amendment_records: list[TransactionRecord]
-) -> list[TransactionRecord]:
-    """The original's rows the amendment restates — same table, security, date, code and direction — marked
-    ``superseded_by``. Rows it does not restate stay as they are: a holdings-only amendment supersedes no
-    transaction (the scoping bug other tools have had)."""
-    restated = {_signature(r) for r in amendment_records}
-    accession = amendment_records[0].accession_number if amendment_records else None
-    return [
-        r.model_copy(update={"superseded_by": accession})
-        for r in original_records
-        if _signature(r) in restated and accession is not None
-    ]
-
-
-MAX_ORIGINALS_PER_KEY = 8  # more than one is already ambiguous; the bound keeps the value small
+MAX_ENTRIES_PER_KEY = 8  # originals (or waiting amendments) of one issuer, owner set and date
+ROW_CHUNK_CHARS = 30_000  # ASCII JSON; escaping at most doubles it, so a value stays under 64 KB
 
 
 @dataclass
 class AmendmentOutcome:
+    """What one filing changes in what was published. Send ``retract`` before the filing's holding candidates."""
+
     records: list[TransactionRecord]
+    """This filing's records: an amendment's with ``amends_accession`` / ``amendment_link_method``; an original's
+    rows that an earlier-arrived amendment restates already carry ``superseded_by``."""
     superseded: list[TransactionRecord] = field(default_factory=list)
-
-
-def _orig_key(issuer_cik: str, owner_ciks: list[str], day: date) -> str:
-    return key("orig", issuer_cik, ",".join(owner_ciks), day.isoformat())
+    """An earlier-published original's rows this amendment restates, republished with ``superseded_by``."""
+    relinked: list[TransactionRecord] = field(default_factory=list)
+    """Earlier-published amendment rows now linked to this original, republished with ``amends_accession``."""
+    retract: list[HoldingRetraction] = field(default_factory=list)
+    """Holding lines whose balance came from a superseded row the amendment does not restate on that line."""
 
 
 def amendment_step(filing: Filing, state: State) -> AmendmentOutcome:
-    """Link an amendment to its original through ``state``; remember an original's rows for later amendments."""
-    original: str | None = None
-    method: str | None = None
-    owners = filing.derived.reporting_owner_ciks
+    """Link, supersede and remember, once per filing. Idempotent: the same filing again (a redelivery after its
+    state was written) gives the same outcome and writes nothing new."""
     if filing.derived.is_amendment:
-        day = filing.date_of_original_submission
-        found = state.get(_orig_key(filing.issuer.cik, owners, day)) if day else None
-        candidates = [a for a in found or [] if a != filing.accession_number]
-        if len(candidates) == 1:
-            original, method = candidates[0], LINK_METHOD
-        else:
-            method = AMBIGUOUS if candidates else NO_ORIGINAL
-    records = transaction_records(filing, amends_accession=original, amendment_link_method=method)
-    restated: list[TransactionRecord] = []
-    if original is not None:
-        count = int(state.get(key("rec", original)) or 0)
-        stored = (state.get(key("rec", original, str(n))) for n in range(count))
-        restated = superseded([TransactionRecord.model_validate(s) for s in stored if s is not None], records)
-    remembered = remember(filing)
-    if remembered is not None and records:
-        for day in {remembered.filed_date, remembered.accepted_date} - {None}:
-            k = _orig_key(filing.issuer.cik, owners, day)  # type: ignore[arg-type]
-            known = list(state.get(k) or [])
-            if remembered.accession_number not in known:
-                state.put(k, [*known, remembered.accession_number][-MAX_ORIGINALS_PER_KEY:])
-        state.put(key("rec", remembered.accession_number), len(records))
-        for n, record in enumerate(records):
-            state.put(key("rec", remembered.accession_number, str(n)), record.model_dump(mode="json"))
-    return AmendmentOutcome(records=records, superseded=restated)
+        return _amendment(filing, state)
+    return _original(filing, state)
+
+
+def live_holding_candidates(
+    candidates: list[HoldingState], records: list[TransactionRecord]
+) -> list[HoldingState]:
+    """The filing's holding candidates without those of rows already superseded when it arrived (an original
+    that came after its amendment): a restated balance must not overwrite the amendment's."""
+    stale = {r.txn_id for r in records if r.superseded_by is not None}
+    return [c for c in candidates if c.source_row_id not in stale]
+
+
+# ---------------------------------------------------------------------------------------------- row matching
+
+
+def _signature(row: Transaction) -> tuple[object, ...]:
+    return (
+        row.transaction_date,
+        row.transaction_code,
+        row.acquired_disposed,
+        row.shares,
+        normalize_security(row.security_title or ""),
+        row.price_per_share,
+        (row.direct_indirect, normalize_security(row.nature_of_ownership or "")),
+        (row.shares_owned_following, row.value_owned_following),
+    )
+
+
+def match_rows(
+    original: Sequence[Transaction], amendment: Sequence[Transaction]
+) -> list[tuple[int, int, str]]:
+    """(original index, amendment index, how) for each original row the amendment restates, per table:
+
+    1. ``same_signature``: rows whose every signature key agrees, in document order;
+    2. ``similar_signature``: each remaining amendment row takes the most similar remaining original row —
+       most keys agreeing, then by ``SIGNATURE_KEYS`` order, then nearest position — with at most 2 keys
+       differing;
+    3. ``same_position``: if the table has as many rows in both (the amendment restates the table), the rest
+       pair in document order, whatever they changed.
+
+    Otherwise original rows left unmatched are left alone, and amendment rows left unmatched are new.
+    """
+    pairs: list[tuple[int, int, str]] = []
+    for table in ("non_derivative", "derivative"):
+        in_original = [i for i, r in enumerate(original) if r.table == table]
+        in_amendment = [j for j, r in enumerate(amendment) if r.table == table]
+        if not in_original or not in_amendment:
+            continue
+        waiting: dict[tuple[object, ...], deque[int]] = defaultdict(deque)
+        for i in in_original:
+            waiting[_signature(original[i])].append(i)
+        found = []
+        for j in in_amendment:
+            same = waiting.get(_signature(amendment[j]))
+            if same:
+                found.append((same.popleft(), j, SAME_SIGNATURE))
+        found += _most_similar(original, amendment, *_left(in_original, in_amendment, found))
+        if len(in_original) == len(in_amendment):
+            left_o, left_a = _left(in_original, in_amendment, found)
+            found += [(i, j, SAME_POSITION) for i, j in zip(left_o, left_a, strict=True)]
+        pairs += found
+    return sorted(pairs)
+
+
+def _left(
+    in_original: list[int], in_amendment: list[int], pairs: list[tuple[int, int, str]]
+) -> tuple[list[int], list[int]]:
+    taken_o, taken_a = {i for i, _, _ in pairs}, {j for _, j, _ in pairs}
+    return [i for i in in_original if i not in taken_o], [j for j in in_amendment if j not in taken_a]
+
+
+def _most_similar(
+    original: Sequence[Transaction], amendment: Sequence[Transaction], left_o: list[int], left_a: list[int]
+) -> list[tuple[int, int, str]]:
+    signatures = {i: _signature(original[i]) for i in left_o}
+    buckets: list[dict[object, list[int]]] = [defaultdict(list) for _ in _BUCKET_GROUPS]
+    for i in left_o:
+        for bucket, group in zip(buckets, _BUCKET_GROUPS, strict=True):
+            bucket[tuple(signatures[i][k] for k in group)].append(i)
+    scored = []
+    budget = MAX_SCORED_PAIRS
+    for j in left_a:
+        theirs = _signature(amendment[j])
+        groups = sorted(
+            (
+                bucket.get(tuple(theirs[k] for k in group), [])
+                for bucket, group in zip(buckets, _BUCKET_GROUPS, strict=True)
+            ),
+            key=len,
+        )
+        seen: set[int] = set()
+        for candidates in groups:  # smallest bucket first; a row one key off cannot be bettered: stop there
+            budget -= len(candidates)
+            if budget < 0:
+                break  # pathological: rows not scored stay live (or pair by position) rather than block the loop
+            best = 0
+            for i in candidates:
+                if i in seen:
+                    continue
+                seen.add(i)
+                agree = [mine == their for mine, their in zip(signatures[i], theirs, strict=True)]
+                best = max(best, sum(agree))
+                if sum(agree) >= MIN_AGREEING_KEYS:
+                    distance = abs(original[i].row_index - amendment[j].row_index)
+                    scored.append((-sum(agree), [not a for a in agree], distance, j, i))
+            if best == len(SIGNATURE_KEYS) - 1:
+                break
+    scored.sort()
+    used_o: set[int] = set()
+    used_a: set[int] = set()
+    pairs = []
+    for *_, j, i in scored:
+        if i not in used_o and j not in used_a:
+            used_o.add(i)
+            used_a.add(j)
+            pairs.append((i, j, SIMILAR_SIGNATURE))
+    return pairs
+
+
+# ------------------------------------------------------------------------------------------------ the steps
+
+
+def _amendment(filing: Filing, state: State) -> AmendmentOutcome:
+    me = _identity(filing)
+    original, method = _find_original(filing, me, state)
+    records = transaction_records(
+        filing, amends_accession=original["id"] if original else None, amendment_link_method=method
+    )
+    if original is None:
+        if method == NO_ORIGINAL:
+            _remember_waiting(filing, me, records, state)
+        return AmendmentOutcome(records=records)
+    earlier = list(_load_rows(state, original["id"], original["rows"]))
+    pairs = match_rows(earlier, records)
+    superseded = {
+        i: earlier[i].model_copy(update={"superseded_by": me, "supersede_match": how}) for i, _, how in pairs
+    }
+    # The original's rows are kept as last published, so the original again republishes them superseded.
+    _store_rows(state, original["id"], [superseded.get(i, r) for i, r in enumerate(earlier)])
+    return AmendmentOutcome(
+        records=records,
+        superseded=list(superseded.values()),
+        retract=_retractions(filing, earlier, records, pairs, me),
+    )
+
+
+def _original(filing: Filing, state: State) -> AmendmentOutcome:
+    me = _identity(filing)
+    records = transaction_records(filing)
+    _index_original(filing, me, len(records), state)
+    # What amendments already superseded, when this is the original again (a redelivery, a replay).
+    restated: dict[int, tuple[str, str | None]] = {
+        n: (r.superseded_by, r.supersede_match)
+        for n, r in enumerate(_load_rows(state, me, len(records)))
+        if r.superseded_by is not None
+    }
+    relinked: list[TransactionRecord] = []
+    for entry, method in _waiting_for(filing, me, state):
+        rows = list(_load_rows(state, entry["id"], entry["rows"]))
+        for i, _, how in match_rows(records, rows):
+            restated[i] = (entry["id"], how)  # entries come oldest first: the latest amendment wins
+        relinked += [
+            r.model_copy(update={"amends_accession": me, "amendment_link_method": method}) for r in rows
+        ]
+        _mark_linked(filing, entry, me, method, state)
+    records = [
+        r.model_copy(update={"superseded_by": restated[n][0], "supersede_match": restated[n][1]})
+        if n in restated
+        else r
+        for n, r in enumerate(records)
+    ]
+    _store_rows(state, me, records)
+    return AmendmentOutcome(records=records, relinked=relinked)
+
+
+def _identity(filing: Filing) -> str:
+    return filing_identity({"accession_number": filing.accession_number, "raw_sha256": filing.raw_sha256})
+
+
+def _owners(filing: Filing) -> str:
+    return ",".join(filing.derived.reporting_owner_ciks)
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _dates(filing: Filing) -> list[date]:
+    """The days an original may be cited by: its filing date and its acceptance date (after-hours filings)."""
+    accepted = filing.acceptance_datetime.date() if filing.acceptance_datetime else None
+    return sorted({d for d in (filing.filed_date, accepted) if d is not None})
+
+
+def _content(rows: Sequence[Transaction]) -> str:
+    """What a bare original and its amendment share when no date can: the (table, date, code) of their rows."""
+    facts = sorted({(r.table, _iso(r.transaction_date) or "", r.transaction_code or "") for r in rows})
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:24]
+
+
+def _entries(state: State, k: str) -> list[dict[str, Any]]:
+    return [dict(e) for e in state.get(k) or []]
+
+
+def _find_original(filing: Filing, me: str, state: State) -> tuple[dict[str, Any] | None, str]:
+    issuer, owners = filing.issuer.cik, _owners(filing)
+    cited = filing.date_of_original_submission
+    if cited is not None:
+        dated = [
+            e
+            for e in _entries(state, key("orig", issuer, owners, "filed", cited.isoformat()))
+            if e["id"] != me
+        ]
+        if len(dated) == 1:
+            return dated[0], LINK_METHOD
+        if dated:
+            return None, AMBIGUOUS
+    period = filing.period_of_report
+    if period is not None and (cited is None or period <= cited):
+        content = _content(filing.transactions)
+        bare = [
+            e
+            for e in _entries(state, key("orig", issuer, owners, "period", period.isoformat()))
+            if e["id"] != me and e["content"] == content
+        ]
+        if len(bare) == 1:
+            return bare[0], CONTENT_LINK_METHOD
+        if bare:
+            return None, AMBIGUOUS
+    return None, NO_ORIGINAL
+
+
+def _add_entry(state: State, k: str, entry: dict[str, Any], evict_first: str | None = None) -> None:
+    """Add ``entry`` under ``k`` unless its id is there; keep ``MAX_ENTRIES_PER_KEY``, dropping entries that
+    have ``evict_first`` set before the oldest others."""
+    entries = _entries(state, k)
+    if any(e["id"] == entry["id"] for e in entries):
+        return
+    entries.append(entry)
+    while len(entries) > MAX_ENTRIES_PER_KEY:
+        done = [n for n, e in enumerate(entries) if evict_first and e.get(evict_first)]
+        entries.pop(done[0] if done else 0)
+    state.put(k, entries)
+
+
+def _index_original(filing: Filing, me: str, rows: int, state: State) -> None:
+    issuer, owners = filing.issuer.cik, _owners(filing)
+    entry = {"id": me, "rows": rows, "content": _content(filing.transactions)}
+    dates = _dates(filing)
+    keys = [key("orig", issuer, owners, "filed", d.isoformat()) for d in dates]
+    if not dates and filing.period_of_report is not None:
+        keys = [key("orig", issuer, owners, "period", filing.period_of_report.isoformat())]
+    for k in keys:
+        _add_entry(state, k, entry)
+
+
+def _waiting_keys(filing: Filing, entry_or_none: dict[str, Any] | None = None) -> list[str]:
+    issuer, owners = filing.issuer.cik, _owners(filing)
+    if entry_or_none is None:
+        cited, period = _iso(filing.date_of_original_submission), _iso(filing.period_of_report)
+    else:
+        cited, period = entry_or_none["cited"], entry_or_none["period"]
+    keys = []
+    if cited:
+        keys.append(key("amend", issuer, owners, "filed", cited))
+    if period:
+        keys.append(key("amend", issuer, owners, "period", period))
+    return keys
+
+
+def _remember_waiting(filing: Filing, me: str, records: list[TransactionRecord], state: State) -> None:
+    entry = {
+        "id": me,
+        "rows": len(records),
+        "cited": _iso(filing.date_of_original_submission),
+        "period": _iso(filing.period_of_report),
+        "content": _content(filing.transactions),
+        "linked": None,
+        "method": None,
+    }
+    for k in _waiting_keys(filing):
+        _add_entry(state, k, entry, evict_first="linked")
+    _store_rows(state, me, records)
+
+
+def _waiting_for(filing: Filing, me: str, state: State) -> list[tuple[dict[str, Any], str]]:
+    """Amendments that arrived before this original and now link to it, oldest first, with the method."""
+    issuer, owners = filing.issuer.cik, _owners(filing)
+    found: dict[str, tuple[dict[str, Any], str]] = {}
+    dates = _dates(filing)
+    for d in dates:
+        originals = _entries(state, key("orig", issuer, owners, "filed", d.isoformat()))
+        for entry in _entries(state, key("amend", issuer, owners, "filed", d.isoformat())):
+            mine = entry["linked"] in (None, me)
+            unique = [o["id"] for o in originals if o["id"] != entry["id"]] == [me]
+            if mine and unique:
+                found.setdefault(entry["id"], (entry, LINK_METHOD))
+    period = filing.period_of_report
+    if not dates and period is not None:
+        content = _content(filing.transactions)
+        originals = _entries(state, key("orig", issuer, owners, "period", period.isoformat()))
+        same = [o["id"] for o in originals if o["content"] == content]
+        for entry in _entries(state, key("amend", issuer, owners, "period", period.isoformat())):
+            mine = entry["linked"] in (None, me)
+            cited_later = entry["cited"] is None or date.fromisoformat(entry["cited"]) >= period
+            if mine and cited_later and entry["content"] == content and same == [me]:
+                found.setdefault(entry["id"], (entry, CONTENT_LINK_METHOD))
+    return list(found.values())
+
+
+def _mark_linked(filing: Filing, entry: dict[str, Any], me: str, method: str, state: State) -> None:
+    for k in _waiting_keys(filing, entry):
+        entries = _entries(state, k)
+        changed = [
+            {**e, "linked": me, "method": method} if e["id"] == entry["id"] and e["linked"] != me else e
+            for e in entries
+        ]
+        if changed != entries:
+            state.put(k, changed)
+
+
+# ------------------------------------------------------------------------------------------ rows in state
+
+
+def _store_rows(state: State, me: str, records: list[TransactionRecord]) -> None:
+    """One record per key as ASCII JSON, the footnote texts rows cite stored once per filing and referred to by
+    number (a long footnote cited by 1,000 rows is kept once, not 1,000 times)."""
+    if not records:
+        return
+    notes: dict[str, int] = {}
+    for n, record in enumerate(records):
+        row = record.model_dump(mode="json")
+        texts = row["derived"]["footnote_texts"]
+        row["derived"]["footnote_texts"] = [notes.setdefault(t, len(notes)) for t in texts]
+        _put_text(state, key("rec", me, str(n)), json.dumps(row, separators=(",", ":"), sort_keys=True))
+    for text, k in notes.items():
+        _put_text(state, key("rec", me, "note", str(k)), json.dumps(text))
+    head = {"rows": len(records), "notes": len(notes)}
+    if state.get(key("rec", me)) != head:
+        state.put(key("rec", me), head)
+
+
+def _load_rows(state: State, me: str, rows: int) -> Iterator[TransactionRecord]:
+    head = state.get(key("rec", me)) or {"notes": 0}
+    notes = [
+        json.loads(_get_text(state, key("rec", me, "note", str(k))) or '""') for k in range(head["notes"])
+    ]
+    for n in range(rows):
+        text = _get_text(state, key("rec", me, str(n)))
+        if text is None:
+            return  # an entry without its rows (never expected): link, but supersede nothing more
+        row = json.loads(text)
+        row["derived"]["footnote_texts"] = [notes[k] for k in row["derived"]["footnote_texts"]]
+        yield TransactionRecord.model_validate(row)
+
+
+def _put_text(state: State, k: str, text: str) -> None:
+    """``text`` (ASCII) under ``k``, continued under ``k|1``, ``k|2``... past ``ROW_CHUNK_CHARS``; rewrites only
+    what changed, so storing the same text again writes nothing."""
+    parts = [text[p : p + ROW_CHUNK_CHARS] for p in range(0, len(text), ROW_CHUNK_CHARS)] or [""]
+    head = {"parts": len(parts), "text": parts[0]}
+    if state.get(k) == head:
+        return
+    state.put(k, head)
+    for p, part in enumerate(parts[1:], start=1):
+        state.put(key(k, str(p)), part)
+
+
+def _get_text(state: State, k: str) -> str | None:
+    head = state.get(k)
+    if head is None:
+        return None
+    return str(head["text"]) + "".join(str(state.get(key(k, str(p))) or "") for p in range(1, head["parts"]))
+
+
+# --------------------------------------------------------------------------------------------- holdings
+
+
+def _line_of(record: TransactionRecord, n: int, owner_cik: str) -> HoldingState:
+    """The holding candidate an original row gave (as ``streams.records.holding_candidates`` built it)."""
+    return HoldingState(
+        key=HoldingKey(
+            owner_cik=owner_cik,
+            issuer_cik=record.issuer.cik,
+            security_title=normalize_security(record.security_title or ""),
+            direct_indirect=record.direct_indirect,
+            nature_of_ownership=record.nature_of_ownership,
+            is_derivative=record.table == "derivative",
+        ),
+        shares_owned=record.shares_owned_following,
+        value_owned=record.value_owned_following,
+        as_of_date=record.transaction_date or record.period_of_report,
+        acceptance_datetime=record.acceptance_datetime,
+        source_accession=record.accession_number,
+        source_row_id=record.txn_id,
+        source_kind="transaction",
+        source_row_index=n,
+    )
+
+
+def _retractions(
+    amendment: Filing,
+    earlier: list[TransactionRecord],
+    records: list[TransactionRecord],
+    pairs: list[tuple[int, int, str]],
+    me: str,
+) -> list[HoldingRetraction]:
+    """Lines of superseded rows that the amendment's restated row will not overwrite: another line (a corrected
+    title, ownership, table) or an earlier as-of date. Applied before the amendment's candidates."""
+    restating = {(c.key.owner_cik, c.source_row_id): c for c in holding_candidates(amendment)}
+    lines: dict[str, tuple[HoldingKey, list[str]]] = {}
+    for i, j, _ in pairs:
+        row = earlier[i]
+        if row.shares_owned_following is None and row.value_owned_following is None:
+            continue
+        for owner in row.reporting_owners:
+            stale = _line_of(row, i, owner.cik)
+            new = restating.get((owner.cik, records[j].txn_id))
+            if new is not None and new.key == stale.key and order(new) >= order(stale):
+                continue
+            line = lines.setdefault(holding_key_string(stale.key), (stale.key, []))
+            line[1].append(row.txn_id)
+    return [
+        HoldingRetraction(key=line_key, source_row_ids=ids, superseded_by=me)
+        for _, (line_key, ids) in sorted(lines.items())
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from streams.models import HoldingState
+from streams.models import HoldingRetraction, HoldingState
 from streams.state import State, index, key
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -71,3 +71,23 @@ def lines(state: State, index_name: str) -> list[dict]:
     """Every line of index ``index_name`` as stored (JSON-ready)."""
     found = (state.get(key("line", member)) for member in index.members(state, index_name))
     return [line for line in found if line is not None]
+
+
+def retracts(current: HoldingState | None, retraction: HoldingRetraction) -> bool:
+    """True when the line must be dropped: its balance comes from a row an amendment superseded. A line a newer
+    filing has reported since is left alone."""
+    return current is not None and current.source_row_id in retraction.source_row_ids
+
+
+def retract_line(state: State, retraction: HoldingRetraction) -> HoldingState | None:
+    """Drop the line ``retracts`` names from ``state``; the dropped state (publish a tombstone for its key), or
+    None when the line stays. The line's key may stay in its indexes: readers skip keys without a line."""
+    from streams.records import holding_key_string
+
+    line_key = holding_key_string(retraction.key)
+    stored = state.get(key("line", line_key))
+    current = HoldingState.model_validate(stored) if stored is not None else None
+    if current is None or not retracts(current, retraction):
+        return None
+    state.put(key("line", line_key), None)
+    return current

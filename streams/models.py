@@ -321,9 +321,26 @@ class TransactionRecord(Transaction):
     accession_number: str | None = None
     document_type: str
     is_amendment: bool = False
-    amends_accession: str | None = Field(None, description="derived: the original a 4/A restates, when found")
-    amendment_link_method: str | None = None
-    superseded_by: str | None = Field(None, description="accession of a later amendment restating this row")
+    amends_accession: str | None = Field(
+        None,
+        description="derived: the original an amendment restates, when found: its accession number, or "
+        "sha256:<hash> of a bare document",
+    )
+    amendment_link_method: str | None = Field(
+        None,
+        description="how the original was found: issuer+owners+original_date, issuer+owners+content; or why "
+        "not: no_original_found, ambiguous",
+    )
+    superseded_by: str | None = Field(
+        None, description="a later amendment restating this row: its accession number, or sha256:<hash>"
+    )
+    supersede_match: Literal["same_signature", "similar_signature", "same_position"] | None = Field(
+        None,
+        description="how the amendment's restating row was matched to this one, within a table: every key "
+        "equal; the most similar row, at most 2 of transaction date, code, acquired/disposed, shares, title, "
+        "price, ownership, balance after differing; or the rest in document order, when the table has as many "
+        "rows in both",
+    )
     period_of_report: date | None = None
     acceptance_datetime: datetime | None = None
     filed_date: date | None = None
@@ -353,6 +370,16 @@ class HoldingKey(Contract):
     direct_indirect: str | None = None
     nature_of_ownership: str | None = None
     is_derivative: bool = False
+
+
+class HoldingRetraction(Contract):
+    """An amendment superseded the rows this holding line's balance may come from and restates them elsewhere
+    (another title, ownership or table, or an earlier as-of date): the line is dropped when its current balance
+    comes from one of them (``streams.holdings.retracts``). Travels with the owner's holding candidates."""
+
+    key: HoldingKey
+    source_row_ids: list[str] = Field(description="txn_ids of the superseded rows")
+    superseded_by: str = Field(description="the amendment: accession number, or sha256:<hash>")
 
 
 class HoldingState(Contract):

@@ -1,12 +1,13 @@
-"""Holdings (last reported balance wins, in event order) and amendment linking, without a broker."""
+"""Holdings (last reported balance wins, in event order) and transaction records, without a broker.
+
+Amendments are tested in tests/test_amendments.py."""
 
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-from streams.amendments import AMBIGUOUS, LINK_METHOD, NO_ORIGINAL, link, remember, superseded
 from streams.holdings import apply, replay
 from streams.parse import parse_filing
 from streams.records import holding_candidates, holding_key_string, transaction_records
@@ -59,45 +60,6 @@ def test_an_older_row_never_overwrites_newer_state_and_a_replay_changes_nothing(
     assert moved is not None and moved.shares_owned == 5 and moved.previous_shares_owned == last.shares_owned
 
 
-def test_amendment_links_to_its_original_by_issuer_owners_and_date() -> None:
-    amendment = parse_filing(fixture_bytes(LRCX_AMENDMENT))
-    assert amendment.derived.is_amendment and amendment.date_of_original_submission == date(2024, 11, 4)
-    original = amendment.model_copy(
-        update={
-            "accession_number": "0000707549-24-000111",
-            "document_type": "4",
-            "filed_date": date(2024, 11, 4),
-            "acceptance_datetime": None,
-            "derived": amendment.derived.model_copy(update={"is_amendment": False}),
-        }
-    )
-    remembered = remember(original)
-    original_records = transaction_records(original)
-    assert remembered is not None
-    found, method = link(amendment, [remembered])
-    assert (found.accession_number if found else None, method) == ("0000707549-24-000111", LINK_METHOD)
-
-    records = transaction_records(
-        amendment, amends_accession=found.accession_number, amendment_link_method=method
-    )
-    replaced = superseded(original_records, records)
-    assert [r.superseded_by for r in replaced] == [amendment.accession_number] * len(replaced)
-    assert {r.txn_id for r in replaced} == {r.txn_id for r in original_records}  # it restates every row
-
-    other_owner = remembered.model_copy(update={"owner_ciks": ["0000000001"]})
-    assert link(amendment, [other_owner]) == (None, NO_ORIGINAL)
-    twin = remembered.model_copy(update={"accession_number": "0000707549-24-000112"})
-    assert link(amendment, [remembered, twin]) == (None, AMBIGUOUS)
-
-
-def test_a_holdings_only_amendment_supersedes_no_transaction() -> None:
-    amendment = parse_filing(fixture_bytes(LRCX_AMENDMENT))
-    original = amendment.model_copy(update={"accession_number": "0000707549-24-000111"})
-    holdings_only = amendment.model_copy(update={"transactions": []})
-    assert transaction_records(original)
-    assert superseded(transaction_records(original), transaction_records(holdings_only)) == []
-
-
 def test_transaction_records_carry_the_filing_context() -> None:
     filing = parse_filing(fixture_bytes(SOFTBANK))
     records = transaction_records(filing)
@@ -109,37 +71,3 @@ def test_transaction_records_carry_the_filing_context() -> None:
     assert first.joint_group == filing.derived.reporting_owner_ciks and len(first.joint_group) == 8
     assert first.txn_id == filing.transactions[0].txn_id
     assert first.model_dump(mode="json")["shares"] == str(filing.transactions[0].shares)
-
-
-def test_process_filing_links_an_amendment_supersedes_its_rows_and_corrects_holdings() -> None:
-    from datetime import datetime, timedelta
-
-    from streams.alerts import load_rules
-    from streams.process import process_filing
-
-    rules = load_rules(None)
-    amendment = parse_filing(fixture_bytes(LRCX_AMENDMENT))
-    original = amendment.model_copy(
-        update={
-            "accession_number": "0000707549-24-000111",
-            "document_type": "4",
-            "date_of_original_submission": None,
-            "filed_date": date(2024, 11, 4),
-            "acceptance_datetime": amendment.acceptance_datetime - timedelta(days=78),
-            "derived": amendment.derived.model_copy(update={"is_amendment": False}),
-        }
-    )
-    state, first = process_filing(original, None, rules)
-    assert [r.accession_number for r in state.recent] == ["0000707549-24-000111"]
-    published = {original.accession_number: first.records}
-
-    _, second = process_filing(amendment, state, rules, published)
-    assert {r.amends_accession for r in second.records} == {"0000707549-24-000111"}
-    assert {r.amendment_link_method for r in second.records} == {LINK_METHOD}
-    assert {r.superseded_by for r in second.superseded} == {amendment.accession_number}
-    assert {r.txn_id for r in second.superseded} == {r.txn_id for r in first.records}
-
-    # The amendment's balances (same as-of dates, later acceptance) replace the original's.
-    table = replay([*first.holdings, *second.holdings])
-    assert {s.source_accession for s in table.values()} == {amendment.accession_number}
-    assert isinstance(amendment.acceptance_datetime, datetime)
