@@ -18,10 +18,18 @@ from pydantic import ValidationError
 
 from streams import __version__
 from streams.alerts import RulesConfig, alert_step
-from streams.amendments import amendment_step
+from streams.amendments import amendment_step, live_holding_candidates
 from streams.derive.enrich import filing_identity
-from streams.holdings import update_line
-from streams.models import Alert, DeadLetter, Filing, HoldingState, RawFilingEvent, TransactionRecord
+from streams.holdings import retract_line, update_line
+from streams.models import (
+    Alert,
+    DeadLetter,
+    Filing,
+    HoldingRetraction,
+    HoldingState,
+    RawFilingEvent,
+    TransactionRecord,
+)
 from streams.parse import ParseError, parse_filing
 from streams.records import holding_candidates
 from streams.state import State, key
@@ -112,11 +120,15 @@ def _document(envelope: RawFilingEvent) -> bytes:
 
 @dataclass
 class Outputs:
-    """Everything one filing publishes. ``holdings`` are candidates: the holdings agent decides what changes."""
+    """Everything one filing publishes. ``holdings`` are candidates and ``retract`` lines an amendment took
+    away: the holdings agent decides what changes. ``superseded`` (earlier originals' rows an amendment restates)
+    and ``relinked`` (an earlier amendment's rows, once its original arrived) are republished records."""
 
     filing: Filing
     records: list[TransactionRecord]
     superseded: list[TransactionRecord] = field(default_factory=list)
+    relinked: list[TransactionRecord] = field(default_factory=list)
+    retract: list[HoldingRetraction] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     holdings: list[HoldingState] = field(default_factory=list)
     issuer_lines: list[HoldingState] = field(default_factory=list)
@@ -137,7 +149,9 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
     the filing, never to the issuer's history."""
     amended = amendment_step(filing, state)
     records, alerts = alert_step(amended.records, state, rules)
-    holdings = holding_candidates(filing)
+    holdings = live_holding_candidates(holding_candidates(filing), amended.records)
+    for retraction in amended.retract:
+        retract_line(state, retraction)
     issuer_index = f"i|{filing.issuer.cik}"
     issuer_lines = [new for c in holdings if (new := update_line(state, issuer_index, c)) is not None]
     _remember_profile(filing, state)
@@ -146,6 +160,8 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
         filing=filing,
         records=records,
         superseded=amended.superseded,
+        relinked=amended.relinked,
+        retract=amended.retract,
         alerts=alerts,
         holdings=holdings,
         issuer_lines=issuer_lines,

@@ -31,9 +31,9 @@ from faust.streams import Stream, _current_event
 from streams.alerts import RulesConfig
 from streams.app.outputs import Message, OutputError, Publisher
 from streams.app.tables import Tables, TableState
-from streams.holdings import update_line
+from streams.holdings import retract_line, update_line
 from streams.metrics import PipelineMetrics
-from streams.models import DeadLetter, Filing, HoldingState
+from streams.models import DeadLetter, Filing, HoldingRetraction, HoldingState
 from streams.process import Outputs, Source, dead_letter, is_duplicate, process_filing, read_event
 from streams.records import holding_key_string
 from streams.settings import Settings
@@ -213,12 +213,14 @@ class Pipeline:
         messages = [Message(c.filings, key, event.value, self.large)]
         messages += [
             Message(c.transactions, r.txn_id.encode(), r.model_dump_json().encode(), small)
-            for r in [*out.records, *out.superseded]
+            for r in [*out.records, *out.superseded, *out.relinked]
         ]
         messages += [
             Message(c.alerts, a.alert_id.encode(), a.model_dump_json().encode(), small) for a in out.alerts
         ]
-        per_owner: dict[str, list[HoldingState]] = defaultdict(list)
+        per_owner: dict[str, list[HoldingState | HoldingRetraction]] = defaultdict(list)
+        for retraction in out.retract:  # an owner's retractions before its candidates
+            per_owner[retraction.key.owner_cik].append(retraction)
         for candidate in out.holdings:
             per_owner[candidate.key.owner_cik].append(candidate)
         by_owner = c.by_owner.get_topic_name()
@@ -229,7 +231,7 @@ class Pipeline:
         return messages
 
     def _observe(self, event: Any, filing: Filing, out: Outputs) -> None:
-        self.metrics.transactions.inc(len(out.records) + len(out.superseded))
+        self.metrics.transactions.inc(len(out.records) + len(out.superseded) + len(out.relinked))
         for alert in out.alerts:
             self.metrics.alerts.labels(alert.rule).inc()
         raw_ts = _header(event, "raw.timestamp")
@@ -246,18 +248,32 @@ class Pipeline:
 
     # --- by owner -> owner-state, form4.holdings ----------------------------------------------------------------
     def holdings(self, event: Any, staged: Staged) -> Step:
-        changed = []
+        """Candidates update their lines; retractions (items with ``source_row_ids``) drop a line whose balance
+        came from a row an amendment superseded, published as a tombstone on the compacted holdings topic."""
+        topic = self.channels.holdings
+        messages = []
+        changed = 0
         for item in json.loads(event.value):
+            if "source_row_ids" in item:
+                retraction = HoldingRetraction.model_validate(item)
+                if retract_line(staged, retraction) is not None:
+                    messages.append(
+                        Message(topic, holding_key_string(retraction.key).encode(), None, self.small)
+                    )
+                continue
             candidate = HoldingState.model_validate(item)
             new = update_line(staged, f"o|{candidate.key.owner_cik}", candidate)
             if new is not None:
-                changed.append(new)
-        topic = self.channels.holdings
-        messages = [
-            Message(topic, holding_key_string(line.key).encode(), line.model_dump_json().encode(), self.small)
-            for line in changed
-        ]
-        return Step(event, messages, staged, done=lambda: self.metrics.holdings.inc(len(changed)))
+                changed += 1
+                messages.append(
+                    Message(
+                        topic,
+                        holding_key_string(new.key).encode(),
+                        new.model_dump_json().encode(),
+                        self.small,
+                    )
+                )
+        return Step(event, messages, staged, done=lambda: self.metrics.holdings.inc(changed))
 
 
 def batches(stream: faust.StreamT) -> Any:

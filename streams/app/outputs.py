@@ -21,13 +21,13 @@ log = logging.getLogger("streams.app")
 class Message:
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone
     limit: int
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def size(self) -> int:
-        return len(self.key or b"") + len(self.value) + sum(len(k) + len(v) for k, v in self.headers)
+        return len(self.key or b"") + len(self.value or b"") + sum(len(k) + len(v) for k, v in self.headers)
 
 
 class OutputError(Exception):
