@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({403, 408, 425, 429, 500, 502, 503, 504})
 #: Statuses that throttle every request of the client, not only the one that got them.
 THROTTLE_STATUSES = frozenset({403, 429})
+#: The longest Retry-After honoured, in seconds. SEC asks for about 10 minutes of quiet after a block, which the
+#: retries and backoff give; a larger value (86400, inf) from a proxy or a broken server must not stop all ingest.
+MAX_RETRY_AFTER = 120.0
 
 
 class Priority(IntEnum):
@@ -128,21 +131,21 @@ class Response:
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date; None when absent or unreadable."""
+    """Retry-After as seconds, at most :data:`MAX_RETRY_AFTER`: delta-seconds (ASCII digits, RFC 9110) or an
+    HTTP date; None when absent or unreadable (``inf``, ``nan``, ``1e9``, ``٣``, garbage)."""
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.isascii() and value.isdigit():
+        return min(float(int(value[:12])), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
