@@ -159,7 +159,7 @@ def parse(
                 if output is OutputFormat.table:
                     from streams.render import render_filing
 
-                    console.print(render_filing(filing, source))
+                    console.print(render_filing(filing, source, width=console.width))
                 else:
                     out.write(json.dumps({"source": source, **filing.model_dump(mode="json")}) + "\n")
                 parsed += 1
@@ -293,7 +293,7 @@ def ingest_files(
     )
 
     from streams.ingest.files import Refused, accession_key, iter_documents, refused_letter
-    from streams.kafka_io import publish
+    from streams.kafka_io import open_producer, send_all
     from streams.settings import kafka_client_kwargs
 
     settings = load_settings()
@@ -303,35 +303,37 @@ def ingest_files(
     skipped = Skipped()
     documents: list[tuple[bytes | None, bytes]] = []
     letters: list[tuple[bytes | None, bytes]] = []
+    refusals: list[str] = []
     for source, data in iter_documents(
         paths, max_bytes=settings.max_filing_bytes, follow_symlinks=follow_symlinks, on_skip=skipped
     ):
         if isinstance(data, Refused):
-            typer.echo(f"{data.reason}: {data.message}", err=True)
+            refusals.append(f"{data.reason}: {data.message}")
             letters.append((source.encode()[-512:], refused_letter(source, data).model_dump_json().encode()))
         else:
             documents.append((accession_key(data), data))
-    skipped.report()
-    client = kafka_client_kwargs(settings)
     columns = (
         TextColumn("publishing"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
-    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True)) as progress:
-        task = progress.add_task("publish", total=len(documents))
-        sent = run_async(
-            publish(
-                settings.broker_url,
-                settings.topics.raw,
-                documents,
-                on_sent=lambda n: progress.advance(task, n),
-                client=client,
-            )
-        )
-    if letters:
-        run_async(publish(settings.broker_url, settings.topics.dlq, letters, client=client))
+
+    async def send() -> int:
+        async with open_producer(settings.broker_url, kafka_client_kwargs(settings)) as producer:
+            with Progress(*columns, console=Console(stderr=True)) as progress:
+                task = progress.add_task("publish", total=len(documents))
+                sent = await send_all(
+                    producer, settings.topics.raw, documents, on_sent=lambda n: progress.advance(task, n)
+                )
+            await send_all(producer, settings.topics.dlq, letters)
+            return sent
+
+    sent = run_async(send())
+    skipped.report()
+    for line in refusals:
+        typer.echo(line, err=True)
     typer.echo(
         f"published {sent} filings to {settings.topics.raw}"
         + (f", {len(letters)} dead letter(s) to {settings.topics.dlq}" if letters else ""),

@@ -67,15 +67,11 @@ async def start_client(client: _Client, broker_url: str) -> None:
         raise
 
 
-async def publish(
-    broker_url: str,
-    topic: str,
-    items: Iterable[tuple[bytes | None, bytes]],
-    *,
-    on_sent: Any = None,
-    client: Mapping[str, Any] | None = None,
-) -> int:
-    """Send (key, value) pairs and wait until the broker has them all; returns how many were sent.
+@contextlib.asynccontextmanager
+async def open_producer(
+    broker_url: str, client: Mapping[str, Any] | None = None
+) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer (BrokerUnreachable when no broker answers), stopped on the way out.
     ``client``: security keyword arguments (settings.kafka_client_kwargs)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers(broker_url),
@@ -84,23 +80,47 @@ async def publish(
         **(client or {}),
     )
     await start_client(producer, broker_url)
-    sent = 0
     try:
-        pending = []
-        for key, value in items:
-            pending.append(await producer.send(topic, value=value, key=key))
-            sent += 1
-            if on_sent:
-                on_sent(1)
-            if len(pending) >= 500:
-                for fut in pending:
-                    await fut
-                pending.clear()
-        for fut in pending:
-            await fut
+        yield producer
     finally:
         await producer.stop()
+
+
+async def send_all(
+    producer: AIOKafkaProducer,
+    topic: str,
+    items: Iterable[tuple[bytes | None, bytes]],
+    *,
+    on_sent: Any = None,
+) -> int:
+    """Send (key, value) pairs and wait until the broker has them all; returns how many were sent."""
+    sent = 0
+    pending = []
+    for key, value in items:
+        pending.append(await producer.send(topic, value=value, key=key))
+        sent += 1
+        if on_sent:
+            on_sent(1)
+        if len(pending) >= 500:
+            for fut in pending:
+                await fut
+            pending.clear()
+    for fut in pending:
+        await fut
     return sent
+
+
+async def publish(
+    broker_url: str,
+    topic: str,
+    items: Iterable[tuple[bytes | None, bytes]],
+    *,
+    on_sent: Any = None,
+    client: Mapping[str, Any] | None = None,
+) -> int:
+    """Send (key, value) pairs and wait until the broker has them all; returns how many were sent."""
+    async with open_producer(broker_url, client) as producer:
+        return await send_all(producer, topic, items, on_sent=on_sent)
 
 
 def decode(value: bytes | None) -> Any:

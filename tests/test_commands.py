@@ -133,7 +133,10 @@ def test_make_run_demo_prints_real_alerts_and_leaves_nothing_running() -> None:
     try:
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
-        while time.monotonic() < deadline and not any("executive_sale" in line for line in seen):
+        # Alerts arrive in the order the partitions deliver them: wait for the AAPL one, wherever it comes.
+        while time.monotonic() < deadline and not any(
+            "executive_sale" in line and "AAPL" in line for line in seen
+        ):
             line = proc.stdout.readline()
             if line:
                 seen.append(line)
