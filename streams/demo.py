@@ -35,7 +35,9 @@ async def _follow_alerts(broker_url: str, topic: str) -> None:
 
 def alert_line(alert: dict[str, Any]) -> Table:
     """One alert as a row whose message wraps under itself, not back to column 0."""
-    issuer = alert["issuer"].get("trading_symbol") or alert["issuer"].get("name") or alert["issuer"].get("cik")
+    issuer = (
+        alert["issuer"].get("trading_symbol") or alert["issuer"].get("name") or alert["issuer"].get("cik")
+    )
     style = {"high": "bold red", "medium": "yellow"}.get(alert["severity"], "cyan")
     row = Table.grid(padding=(0, 1))
     row.add_column(width=6, justify="right", style=style, no_wrap=True)
