@@ -364,6 +364,17 @@ def _edgar_settings() -> Settings:
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if settings.ingest_metrics_port:
+        from streams.ingest.metrics import serve
+
+        try:
+            serve(settings.ingest_metrics_port, settings.ingest_metrics_bind)
+        except OSError as exc:
+            fail(
+                f"cannot serve metrics on {settings.ingest_metrics_bind}:{settings.ingest_metrics_port} "
+                f"({exc.strerror or exc}): set FORM4_INGEST_METRICS_PORT to a free port, or 0 to turn it off",
+                2,
+            )
     from streams.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_format)

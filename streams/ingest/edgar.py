@@ -25,6 +25,8 @@ from typing import Any
 
 import aiohttp
 
+from streams.ingest.metrics import INGEST
+
 log = logging.getLogger(__name__)
 
 #: Statuses that mean "try again later" rather than "this does not exist".
@@ -222,8 +224,10 @@ class EdgarClient:
                     status = resp.status
                     headers = {k.lower(): v for k, v in resp.headers.items()}
             except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+                INGEST.requests.labels("error").inc()
                 problem = f"{type(exc).__name__}: {exc}".rstrip(": ")
             else:
+                INGEST.requests.labels(str(status)).inc()
                 if status == 200:
                     try:
                         if validate is not None:
@@ -239,6 +243,8 @@ class EdgarClient:
                     if status in THROTTLE_STATUSES:
                         pause = wait if wait is not None else backoff(attempt + 2, self.backoff_base, 60.0)
                         self.limiter.pause_until(time.monotonic() + pause)
+                        INGEST.rate_limit_waits.inc()
+                        INGEST.rate_limit_wait_seconds.inc(pause)
                         if status == 403:
                             log.warning(
                                 "EDGAR refused a request (HTTP 403): it blocks undeclared or too fast clients. "
@@ -249,6 +255,7 @@ class EdgarClient:
                 else:
                     raise EdgarUnavailable(f"{url}: HTTP {status}, which is not retried")
             if attempt + 1 < self.max_attempts:
+                INGEST.retries.inc()
                 delay = backoff(attempt, self.backoff_base, self.backoff_cap)
                 if wait is not None:
                     delay = max(delay, wait + random.uniform(0, 0.1 * max(wait, 0.1)))
