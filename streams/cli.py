@@ -223,7 +223,9 @@ def worker() -> None:
     except RulesError as exc:
         fail(f"FORM4_RULES_FILE: {exc}", 2)
     if settings.web_enabled:
-        problem = port_problem(settings.web_bind or settings.web_host, settings.web_port)
+        from streams.settings import web_bind
+
+        problem = port_problem(web_bind(settings), settings.web_port)
         if problem:
             fail(problem, 2)
     run_async(

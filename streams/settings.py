@@ -133,11 +133,14 @@ class Settings(BaseSettings):
     web_enabled: bool = Field(True, description="Run Faust's web server (health, metrics, table views).")
     web_host: str = Field(
         "127.0.0.1",
-        description="Host name other workers use to reach this worker's web server (table routing).",
+        description="The address this worker advertises: other workers forward API requests for the keys it "
+        "owns to http://<web_host>:<web_port>. 'auto' = this machine's own address (its host name resolved), "
+        "which gives each replica of a container its own.",
     )
     web_bind: str | None = Field(
         None,
-        description="Interface the web server binds to; unset = web_host. Use 0.0.0.0 in a container.",
+        description="Interface the web server listens on; unset = web_host (0.0.0.0 when web_host is auto). "
+        "Use 0.0.0.0 in a container.",
     )
     web_port: int = Field(6066, ge=1, le=65535, description="Port of Faust's web server.")
     api_token: SecretStr | None = Field(
@@ -376,6 +379,22 @@ def faust_broker_credentials(settings: Settings) -> Any:
     )
 
 
+def advertised_web_host(web_host: str) -> str:
+    """``web_host``, with ``auto`` resolved to this machine's address (a container's own IP on its network)."""
+    if web_host.strip().lower() != "auto":
+        return web_host
+    import socket
+
+    return socket.gethostbyname(socket.gethostname())
+
+
+def web_bind(settings: Settings) -> str:
+    """The interface the web server listens on."""
+    if settings.web_bind:
+        return settings.web_bind
+    return "0.0.0.0" if settings.web_host.strip().lower() == "auto" else settings.web_host
+
+
 def env_names() -> set[str]:
     """Every environment variable the Settings read, e.g. ``FORM4_BROKER_URL``."""
     return {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
@@ -409,8 +428,8 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
         "topic_replication_factor": settings.replication_factor,
         "table_standby_replicas": settings.table_standby_replicas,
         "web_enabled": settings.web_enabled,
-        "web_host": settings.web_host,
-        "web_bind": settings.web_bind or settings.web_host,
+        "web_host": advertised_web_host(settings.web_host),
+        "web_bind": web_bind(settings),
         "web_port": settings.web_port,
         # /table/ serves table contents over HTTP: holdings are served through table_route views instead.
         "web_tables_enabled": False,

