@@ -137,6 +137,17 @@ def test_a_refused_member_becomes_a_too_large_dead_letter() -> None:
     assert letter.header["source"] == "x.tar!b.xml"
 
 
+def test_a_huge_sparse_filing_in_a_directory_is_refused_at_once(tmp_path: Path) -> None:
+    """A 4 GiB file of zeros named .xml: neither sniffed as an archive (which reads it all) nor read."""
+    with (tmp_path / "zeros.xml").open("wb") as out:
+        out.truncate(4 * 1024**3)
+    (tmp_path / "a.xml").write_bytes(SONUS.read_bytes())
+    found = outcomes([tmp_path], max_bytes=CAP)
+    assert found["a.xml"] == SONUS.read_bytes()
+    refused = found["zeros.xml"]
+    assert isinstance(refused, Refused) and refused.reason == TOO_LARGE
+
+
 def test_a_plain_file_over_the_cap_is_refused_without_reading_it(tmp_path: Path) -> None:
     big = tmp_path / "big.xml"
     with big.open("wb") as out:

@@ -28,6 +28,8 @@ from streams.parse import DEFAULT_MAX_BYTES, ParseError
 from streams.parse.sgml import looks_like_submission, unwrap_submission
 
 FILING_SUFFIXES = frozenset({".xml", ".txt", ".nc", ".sgml", ".pem"})
+#: Tar archives are recognised by name: sniffing a large file for a tar header can read all of it.
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 TOO_LARGE = "too_large"
 UNREADABLE = "unreadable"
 
@@ -171,7 +173,7 @@ def iter_documents(
             )
         elif zipfile.is_zipfile(path):
             yield from _zip_members(path, max_bytes, on_skip)
-        elif tarfile.is_tarfile(path):
+        elif path.name.lower().endswith(TAR_SUFFIXES) and tarfile.is_tarfile(path):
             yield from _tar_members(path, max_bytes, on_skip)
         elif explicit or _is_filing_name(path.name):
             yield str(path), _file(path, max_bytes)
