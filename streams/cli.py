@@ -63,6 +63,8 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except BrokerUnreachable as exc:
         fail(str(exc))
+    except TimeoutError as exc:
+        fail(f"{exc or 'the broker did not answer in time'} (check FORM4_BROKER_URL and the broker's health)")
 
 
 class Skipped:

@@ -184,6 +184,7 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(
         bootstrap_servers=servers, request_timeout_ms=int(timeout * 1000), **(client or {})
     )
+    started = False
     try:
         async with asyncio.timeout(timeout):
             try:
@@ -191,6 +192,7 @@ async def ensure_topics(
                     await admin.start()
             except (KafkaConnectionError, OSError) as exc:
                 raise BrokerUnreachable(bootstrap) from exc
+            started = True
             present = await _partition_counts(admin, wanted)
             missing = [name for name in wanted if name not in present]
             if missing:
@@ -219,6 +221,8 @@ async def ensure_topics(
                     break
                 await asyncio.sleep(0.05)
     except TimeoutError:
+        if not started:  # no answer at all (a filtered port, an address that drops packets)
+            raise BrokerUnreachable(bootstrap) from None
         raise TimeoutError(
             f"topics {', '.join(wanted)} were not all created and visible on {servers} within {timeout:g} s"
         ) from None
