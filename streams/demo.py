@@ -11,8 +11,10 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 from streams.broker import EmbeddedBroker, free_port, parent_death_signal, port_is_free
 from streams.health import wait_ready
@@ -28,12 +30,24 @@ async def _follow_alerts(broker_url: str, topic: str) -> None:
     async for message in read_topic(
         broker_url, topic, from_beginning=True, max_messages=None, idle_timeout=float("inf")
     ):
-        alert = message["value"]
-        issuer = alert["issuer"].get("trading_symbol") or alert["issuer"].get("name")
-        style = {"high": "bold red", "medium": "yellow"}.get(alert["severity"], "cyan")
-        console.print(
-            f"[{style}]{alert['severity']:>6}[/] {alert['rule']:<18} {issuer:<5} {alert['message']}"
-        )
+        console.print(alert_line(message["value"]))
+
+
+def alert_line(alert: dict[str, Any]) -> Table:
+    """One alert as a row whose message wraps under itself, not back to column 0."""
+    issuer = (
+        alert["issuer"].get("trading_symbol") or alert["issuer"].get("name") or alert["issuer"].get("cik")
+    )
+    style = {"high": "bold red", "medium": "yellow"}.get(alert["severity"], "cyan")
+    row = Table.grid(padding=(0, 1))
+    row.add_column(width=6, justify="right", style=style, no_wrap=True)
+    row.add_column(min_width=18, no_wrap=True)
+    row.add_column(min_width=5, no_wrap=True)
+    row.add_column(ratio=1, overflow="fold")
+    pattern = alert.get("trader_pattern")
+    text = alert["message"] + (f" ({pattern} trader)" if pattern and pattern != "insufficient" else "")
+    row.add_row(alert["severity"], alert["rule"], str(issuer), text)
+    return row
 
 
 async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
@@ -48,11 +62,14 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
         "FORM4_BROKER_URL": broker.url,
         "FORM4_STORE": "memory://",
         "FORM4_WEB_PORT": str(web_port),
-        "FORM4_LOG_LEVEL": "warning",
+        # info, not warning: Faust's warning level draws a spinner, which fills a log file with escape codes.
+        "FORM4_LOG_LEVEL": "info",
+        "NO_COLOR": "1",
+        "TERM": "dumb",
     }
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "demo-worker.log"
-    log = log_path.open("ab")
+    log = log_path.open("wb")  # this run's log only
     # The worker gets its own process group, so Ctrl-C reaches only this script, which stops it in order; and
     # should this script die without cleaning up, the kernel kills the worker (Linux; memory store: nothing to
     # flush).
@@ -99,7 +116,9 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
 
 def main() -> int:
     settings = Settings()
-    with EmbeddedBroker() as broker:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The broker's log beside the worker's, not in the temporary directory (where a killed demo would leave it).
+    with EmbeddedBroker(log_path=settings.data_dir / "demo-broker.log") as broker:
         console.print(f"[bold]broker[/]  Tansu at {broker.url} (memory storage), pid {broker.pid}")
         asyncio.run(_run(broker, settings))
     console.print("stopped the broker; nothing left running")

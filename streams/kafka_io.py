@@ -4,41 +4,123 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import logging
 import time
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 
 from streams.topics import bootstrap_servers
 
 
-async def publish(
-    broker_url: str, topic: str, items: Iterable[tuple[bytes | None, bytes]], *, on_sent: Any = None
-) -> int:
-    """Send (key, value) pairs and wait until the broker has them all; returns how many were sent."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers(broker_url), linger_ms=5, max_request_size=16 * 1024 * 1024
+class BrokerUnreachable(Exception):
+    """No Kafka broker answered at the configured address."""
+
+    def __init__(self, broker_url: str) -> None:
+        super().__init__(broker_url)
+        self.broker_url = broker_url
+
+    def __str__(self) -> str:
+        return unreachable_message(self.broker_url)
+
+
+def unreachable_message(broker_url: str) -> str:
+    """One line for an operator: what failed, where, and what to do."""
+    return (
+        f"cannot reach a Kafka broker at {broker_url}: start one with `form4 broker`, "
+        "or set FORM4_BROKER_URL to a running broker (e.g. kafka://127.0.0.1:9092)"
     )
-    await producer.start()
-    sent = 0
+
+
+class _Client(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@contextlib.contextmanager
+def quiet_bootstrap() -> Iterator[None]:
+    """aiokafka logs every failed bootstrap attempt at error level; the caller reports it in one line instead."""
+    logger = logging.getLogger("aiokafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
-        pending = []
-        for key, value in items:
-            pending.append(await producer.send(topic, value=value, key=key))
-            sent += 1
-            if on_sent:
-                on_sent(1)
-            if len(pending) >= 500:
-                for fut in pending:
-                    await fut
-                pending.clear()
-        for fut in pending:
-            await fut
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+async def start_client(client: _Client, broker_url: str) -> None:
+    """Start an aiokafka client; when no broker answers, close it (no "Unclosed" warning) and raise
+    :class:`BrokerUnreachable`."""
+    try:
+        with quiet_bootstrap():
+            await client.start()
+    except (KafkaConnectionError, OSError) as exc:
+        await client.stop()
+        raise BrokerUnreachable(broker_url) from exc
+    except BaseException:
+        await client.stop()
+        raise
+
+
+@contextlib.asynccontextmanager
+async def open_producer(
+    broker_url: str, client: Mapping[str, Any] | None = None
+) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer (BrokerUnreachable when no broker answers), stopped on the way out.
+    ``client``: security keyword arguments (settings.kafka_client_kwargs)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers(broker_url),
+        linger_ms=5,
+        max_request_size=16 * 1024 * 1024,
+        **(client or {}),
+    )
+    await start_client(producer, broker_url)
+    try:
+        yield producer
     finally:
         await producer.stop()
+
+
+async def send_all(
+    producer: AIOKafkaProducer,
+    topic: str,
+    items: Iterable[tuple[bytes | None, bytes]],
+    *,
+    on_sent: Any = None,
+) -> int:
+    """Send (key, value) pairs and wait until the broker has them all; returns how many were sent."""
+    sent = 0
+    pending = []
+    for key, value in items:
+        pending.append(await producer.send(topic, value=value, key=key))
+        sent += 1
+        if on_sent:
+            on_sent(1)
+        if len(pending) >= 500:
+            for fut in pending:
+                await fut
+            pending.clear()
+    for fut in pending:
+        await fut
     return sent
+
+
+async def publish(
+    broker_url: str,
+    topic: str,
+    items: Iterable[tuple[bytes | None, bytes]],
+    *,
+    on_sent: Any = None,
+    client: Mapping[str, Any] | None = None,
+) -> int:
+    """Send (key, value) pairs and wait until the broker has them all; returns how many were sent."""
+    async with open_producer(broker_url, client) as producer:
+        return await send_all(producer, topic, items, on_sent=on_sent)
 
 
 def decode(value: bytes | None) -> Any:
@@ -55,7 +137,13 @@ def decode(value: bytes | None) -> Any:
 
 
 async def read_topic(
-    broker_url: str, topic: str, *, from_beginning: bool, max_messages: int | None, idle_timeout: float
+    broker_url: str,
+    topic: str,
+    *,
+    from_beginning: bool,
+    max_messages: int | None,
+    idle_timeout: float,
+    client: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Every message of every partition (no consumer group), until max_messages or idle_timeout seconds pass
     with nothing new."""
@@ -63,8 +151,9 @@ async def read_topic(
         bootstrap_servers=bootstrap_servers(broker_url),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **(client or {}),
     )
-    await consumer.start()
+    await start_client(consumer, broker_url)
     try:
         partitions = consumer.partitions_for_topic(topic)
         waited = time.monotonic()

@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, NamedTuple
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Partition(NamedTuple):
+    topic: str
+    partition: int
+
+
+def source_lag(
+    assigned: Iterable[Any],
+    highwater: Callable[[Any], int | None],
+    read_offsets: Mapping[Any, int | None],
+    source_topics: Collection[str],
+) -> dict[Partition, int]:
+    """Messages not yet read, per assigned partition of the topics the worker's agents consume.
+
+    Changelog partitions are assigned too (for recovery and standbys) but never read again once recovered:
+    counting them reports lag forever on an idle worker. ``assigned``: topic partitions (``.topic``,
+    ``.partition``); ``highwater(tp)``: the end offset; ``read_offsets[tp]``: the last offset read.
+    """
+    lag: dict[Partition, int] = {}
+    for tp in assigned:
+        if tp.topic not in source_topics:
+            continue
+        end = highwater(tp)
+        if end is None:
+            continue
+        last = read_offsets.get(tp)
+        next_offset = last + 1 if last is not None else 0
+        lag[Partition(tp.topic, tp.partition)] = max(0, end - next_offset)
+    return lag
 
 
 class PipelineMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
         self.filings = Counter(
             "form4_filings_parsed", "Filings parsed, by form type", ["form_type"], registry=r
         )
@@ -30,11 +64,21 @@ class PipelineMetrics:
             registry=r,
         )
         self.lag = Gauge(
-            "form4_consumer_lag",
-            "Messages not yet read, per assigned partition (end offset - next offset to read)",
+            "form4_consumer_lag_messages",
+            "Messages not yet read, per assigned partition of a topic the agents consume (end offset - next "
+            "offset to read); changelogs are not counted",
             ["topic", "partition"],
             registry=r,
         )
+
+    def update_lag(self, consumer: Any, source_topics: Collection[str]) -> None:
+        """Set the lag gauge from a Faust consumer, for the partitions of ``source_topics`` only."""
+        lag = source_lag(
+            consumer.assignment(), consumer.highwater, getattr(consumer, "_read_offset", {}), source_topics
+        )
+        self.lag.clear()
+        for (topic, partition), messages in lag.items():
+            self.lag.labels(topic, str(partition)).set(messages)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

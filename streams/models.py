@@ -16,11 +16,23 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
+#: A Decimal as its JSON string (str(Decimal)): sign, digits, optional fraction and exponent.
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([Ee][+-]?[0-9]+)?$"
 # Decimal on the wire is a string: JSON numbers would lose exactness in most consumers.
-Dec = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str, when_used="json")]
-Cik = Annotated[str, Field(pattern=r"^\d{10}$", description="10-digit zero-padded CIK")]
+Dec = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": DECIMAL_PATTERN, "description": "exact decimal number as a string"},
+        mode="serialization",
+    ),
+]
+# ASCII digits: a regex \d also matches other scripts' digits.
+Cik = Annotated[str, Field(pattern=r"^[0-9]{10}$", description="10-digit zero-padded CIK")]
+ACCESSION_PATTERN = r"^[0-9]{10}-[0-9]{2}-[0-9]{6}$"
+BASE64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
 
 Table = Literal["non_derivative", "derivative"]
 TraderPattern = Literal["routine", "opportunistic", "insufficient"]
@@ -218,7 +230,7 @@ class FilingDerived(Contract):
 
 
 class Filing(Contract):
-    accession_number: str | None = Field(None, pattern=r"^\d{10}-\d{2}-\d{6}$")
+    accession_number: str | None = Field(None, pattern=ACCESSION_PATTERN)
     form_type: str | None = Field(
         None, description="submission type from the EDGAR header, else documentType"
     )
@@ -262,7 +274,17 @@ class Filing(Contract):
 class RawFilingEvent(Contract):
     """Envelope on form4.raw; producers may also send the bare XML or .txt bytes instead."""
 
-    accession_number: str | None = Field(None, pattern=r"^\d{10}-\d{2}-\d{6}$")
+    # The schema says what _one_document checks: exactly one of document and document_base64, as a string.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["document"], "properties": {"document": {"type": "string"}}},
+                {"required": ["document_base64"], "properties": {"document_base64": {"type": "string"}}},
+            ]
+        }
+    )
+
+    accession_number: str | None = Field(None, pattern=ACCESSION_PATTERN)
     form_type: str | None = None
     source: Literal["edgar_feed", "edgar_index", "files", "replay", "other"] = "other"
     source_url: str | None = None
@@ -273,6 +295,7 @@ class RawFilingEvent(Contract):
     )
     document_base64: str | None = Field(
         None,
+        pattern=BASE64_PATTERN,
         description="the document's exact bytes, base64; used instead of `document` when they are not UTF-8 "
         "(e.g. Latin-1 submissions), so the parser sees what EDGAR served",
     )

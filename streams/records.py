@@ -47,9 +47,15 @@ def transaction_records(
 
 
 def holding_key_string(key: HoldingKey) -> str:
-    """The Kafka and table key of a holding line: stable, readable, and the same on every worker."""
+    """The Kafka and table key of a holding line: stable, readable, and the same on every worker.
+
+    ``owner CIK|issuer CIK|TITLE|D/I|NATURE|D or N`` (D: derivative, N: non-derivative), titles and natures
+    upper-cased with single spaces, and ``%`` and ``|`` inside a field written ``%25`` and ``%7C``: the six
+    fields can always be read back, so two different lines never share a key.
+    """
     return "|".join(
-        (
+        _escape(field)
+        for field in (
             key.owner_cik,
             key.issuer_cik,
             normalize_security(key.security_title),
@@ -58,6 +64,19 @@ def holding_key_string(key: HoldingKey) -> str:
             "D" if key.is_derivative else "N",
         )
     )
+
+
+def split_holding_key(text: str) -> list[str]:
+    """The six fields of a :func:`holding_key_string`, unescaped."""
+    return [_unescape(field) for field in text.split("|")]
+
+
+def _escape(field: str) -> str:
+    return field.replace("%", "%25").replace("|", "%7C")
+
+
+def _unescape(field: str) -> str:
+    return field.replace("%7C", "|").replace("%25", "%")
 
 
 def normalize_security(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from rich.console import Group
 from rich.panel import Panel
@@ -51,55 +52,72 @@ def _ownership(row: Transaction | Holding) -> str:
     return f"{row.direct_indirect or ''}{nature}"
 
 
+#: Below this many columns the tables are laid out one transaction per block: a wide table squeezed into a
+#: narrow terminal splits numbers mid-digit.
+WIDE = 150
+_NUMERIC = frozenset({"#", "Shares", "A/D", "Price", "Value", "Owned after", "Code"})
+_COLUMNS = ("#", "Security", "Date", "Code", "What", "Shares", "A/D", "Price", "Value", "Owned after", "D/I")
+_DERIVATIVE_COLUMN = "Exercise / expiry / underlying"
+
+
+def _transaction_cells(t: Transaction, derivative: bool) -> list[str | Text]:
+    d = t.derived
+    code = (d.edgar_display_code or "?") + _refs(t.footnote_ids, "transaction_code")
+    amount = _num(t.shares) if t.total_value is None else _money(t.total_value) + " total"
+    cells: list[str | Text] = [
+        str(t.row_index + 1),
+        (t.security_title or "") + _refs(t.footnote_ids, "security_title"),
+        str(t.transaction_date or "") + ("  late" if d.is_late else ""),
+        code,
+        Text(d.category.replace("_", " "), style=_CATEGORY_STYLE.get(d.category, "")),
+        amount + _refs(t.footnote_ids, "shares"),
+        t.acquired_disposed or "",
+        _price(t),
+        _money(d.dollar_value),
+        _owned_after(t),
+        _ownership(t),
+    ]
+    if derivative:
+        under = _num(t.underlying_shares) or _money(t.underlying_value)
+        cells.append(
+            f"@{_num(t.conversion_or_exercise_price)} {t.exercise_date or '…'} → {t.expiration_date or '…'}"
+            f"; {under} {t.underlying_security_title or ''}"
+        )
+    return cells
+
+
+def _transaction_blocks(title: str, rows: list[Transaction], derivative: bool) -> Group:
+    """One block per transaction, label and value: readable at any width, numbers never split."""
+    names = (*_COLUMNS, _DERIVATIVE_COLUMN) if derivative else _COLUMNS
+    blocks: list[Any] = [Text(title, style="bold")]
+    for t in rows:
+        block = Table.grid(padding=(0, 2))
+        block.add_column(style="dim", no_wrap=True)
+        block.add_column(overflow="fold")
+        for name, cell in zip(names[1:], _transaction_cells(t, derivative)[1:], strict=True):
+            if str(cell):
+                block.add_row(name, cell)
+        blocks.append(Text(f"row {t.row_index + 1}", style="bold"))
+        blocks.append(block)
+    return Group(*blocks)
+
+
 def _transactions_table(title: str, rows: list[Transaction], derivative: bool) -> Table:
     table = Table(title=title, title_justify="left", expand=True, show_lines=False)
-    for col in (
-        "#",
-        "Security",
-        "Date",
-        "Code",
-        "What",
-        "Shares",
-        "A/D",
-        "Price",
-        "Value",
-        "Owned after",
-        "D/I",
-    ):
-        table.add_column(col, overflow="fold")
+    for col in _COLUMNS:
+        numeric = col in _NUMERIC
+        table.add_column(col, no_wrap=numeric, justify="right" if numeric else "left", overflow="fold")
     if derivative:
-        table.add_column("Exercise / expiry / underlying", overflow="fold")
+        table.add_column(_DERIVATIVE_COLUMN, overflow="fold")
     for t in rows:
-        d = t.derived
-        code = (d.edgar_display_code or "?") + _refs(t.footnote_ids, "transaction_code")
-        amount = _num(t.shares) if t.total_value is None else _money(t.total_value) + " total"
-        cells: list[str | Text] = [
-            str(t.row_index + 1),
-            (t.security_title or "") + _refs(t.footnote_ids, "security_title"),
-            str(t.transaction_date or "") + ("  late" if d.is_late else ""),
-            code,
-            Text(d.category.replace("_", " "), style=_CATEGORY_STYLE.get(d.category, "")),
-            amount + _refs(t.footnote_ids, "shares"),
-            t.acquired_disposed or "",
-            _price(t),
-            _money(d.dollar_value),
-            _owned_after(t),
-            _ownership(t),
-        ]
-        if derivative:
-            under = _num(t.underlying_shares) or _money(t.underlying_value)
-            cells.append(
-                f"@{_num(t.conversion_or_exercise_price)} {t.exercise_date or '…'} → {t.expiration_date or '…'}"
-                f"; {under} {t.underlying_security_title or ''}"
-            )
-        table.add_row(*cells)
+        table.add_row(*_transaction_cells(t, derivative))
     return table
 
 
 def _holdings_table(rows: list[Holding]) -> Table:
     table = Table(title="Holdings", title_justify="left", expand=True)
     for col in ("Table", "Security", "Owned", "D/I", "Underlying"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col == "Owned")
     for h in rows:
         under = ""
         if h.table == "derivative":
@@ -110,7 +128,8 @@ def _holdings_table(rows: list[Holding]) -> Table:
     return table
 
 
-def render_filing(filing: Filing, source: str | None = None) -> Panel:
+def render_filing(filing: Filing, source: str | None = None, width: int = WIDE) -> Panel:
+    """The filing as a panel; under :data:`WIDE` columns each transaction is a block instead of a table row."""
     issuer = filing.issuer
     head = Text()
     head.append(f"Form {filing.document_type}", style="bold")
@@ -135,7 +154,8 @@ def render_filing(filing: Filing, source: str | None = None) -> Panel:
     ):
         rows = [t for t in filing.transactions if t.table == table_name]
         if rows:
-            parts.append(_transactions_table(label, rows, derivative=table_name == "derivative"))
+            layout = _transactions_table if width >= WIDE else _transaction_blocks
+            parts.append(layout(label, rows, derivative=table_name == "derivative"))
     if filing.holdings:
         parts.append(_holdings_table(filing.holdings))
     if filing.footnotes:

@@ -12,10 +12,11 @@ explained on their fields.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.topics import Topics, validate_prefix
@@ -24,6 +25,14 @@ ENV_PREFIX = "FORM4_"
 
 #: SEC fair-access policy: no more than 10 requests per second.
 EDGAR_MAX_RATE = 10.0
+
+#: One bootstrap address: ``kafka://host[:port]`` or ``host:port`` (IPv6 hosts in brackets).
+_BROKER_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>kafka|aiokafka)://)?(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?/?$"
+)
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
@@ -44,6 +53,23 @@ class Settings(BaseSettings):
         description="Kafka bootstrap URL(s) for Faust, e.g. kafka://broker:19092 (several: separate with ';'). "
         "`form4 broker` prints the value to use for its embedded broker.",
     )
+    broker_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT",
+        description="How every Kafka client (the worker, ingesters, tail) talks to the broker: PLAINTEXT, SSL, "
+        "SASL_PLAINTEXT or SASL_SSL (SASL needs broker_sasl_username and broker_sasl_password).",
+    )
+    broker_sasl_mechanism: SaslMechanism = Field(
+        "PLAIN", description="SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."
+    )
+    broker_sasl_username: str | None = Field(None, description="SASL user name.")
+    broker_sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    broker_ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) to verify the broker's certificate; unset = the system's CAs."
+    )
+    broker_ssl_certfile: Path | None = Field(
+        None, description="Client certificate (PEM) for mutual TLS; needs broker_ssl_keyfile."
+    )
+    broker_ssl_keyfile: Path | None = Field(None, description="Private key (PEM) of broker_ssl_certfile.")
     store: str = Field(
         "memory://",
         description="Faust table store: memory:// (state rebuilt from changelogs at start) or rocksdb:// "
@@ -107,13 +133,31 @@ class Settings(BaseSettings):
     web_enabled: bool = Field(True, description="Run Faust's web server (health, metrics, table views).")
     web_host: str = Field(
         "127.0.0.1",
-        description="Host name other workers use to reach this worker's web server (table routing).",
+        description="The address this worker advertises: other workers forward API requests for the keys it "
+        "owns to http://<web_host>:<web_port>. 'auto' = this machine's own address (its host name resolved), "
+        "which gives each replica of a container its own.",
     )
     web_bind: str | None = Field(
         None,
-        description="Interface the web server binds to; unset = web_host. Use 0.0.0.0 in a container.",
+        description="Interface the web server listens on; unset = web_host (0.0.0.0 when web_host is auto). "
+        "Use 0.0.0.0 in a container.",
     )
     web_port: int = Field(6066, ge=1, le=65535, description="Port of Faust's web server.")
+    api_token: SecretStr | None = Field(
+        None,
+        description="When set, every request to the HTTP API other than GET, HEAD and OPTIONS must carry "
+        "'Authorization: Bearer <token>' (streams/api.py check_token). The read-only GET API stays open.",
+    )
+    ingest_metrics_port: int = Field(
+        6067,
+        ge=0,
+        le=65535,
+        description="Port of the EDGAR ingesters' Prometheus endpoint (/metrics); 0 turns it off.",
+    )
+    ingest_metrics_bind: str = Field(
+        "127.0.0.1",
+        description="Interface the ingesters' metrics endpoint binds to (0.0.0.0 in a container).",
+    )
 
     # --- Pipeline ------------------------------------------------------------------------------------------
     state_generation: int = Field(
@@ -277,7 +321,24 @@ class Settings(BaseSettings):
         value = value.strip()
         if not value:
             raise ValueError("broker URL must not be empty, e.g. kafka://127.0.0.1:9092")
+        for part in re.split(r"[;,]", value):
+            if part.strip():
+                check_broker_address(part.strip())
         return value
+
+    @model_validator(mode="after")
+    def _security(self) -> Settings:
+        sasl = self.broker_security_protocol.startswith("SASL_")
+        if sasl and (not self.broker_sasl_username or self.broker_sasl_password is None):
+            raise ValueError(
+                f"broker_security_protocol {self.broker_security_protocol} needs {ENV_PREFIX}BROKER_SASL_USERNAME "
+                f"and {ENV_PREFIX}BROKER_SASL_PASSWORD"
+            )
+        if (self.broker_ssl_certfile is None) != (self.broker_ssl_keyfile is None):
+            raise ValueError(
+                f"{ENV_PREFIX}BROKER_SSL_CERTFILE and {ENV_PREFIX}BROKER_SSL_KEYFILE go together: set both or neither"
+            )
+        return self
 
     @model_validator(mode="after")
     def _timeouts(self) -> Settings:
@@ -313,6 +374,80 @@ class Settings(BaseSettings):
         return self.edgar_user_agent
 
 
+def check_broker_address(part: str) -> str:
+    """One bootstrap address, or a ValueError that shows the form to use."""
+    match = _BROKER_ADDRESS.match(part)
+    port = match and match.group("port")
+    if not match or not (match.group("scheme") or port) or (port and not 1 <= int(port) <= 65535):
+        raise ValueError(
+            f"broker URL {part!r} is not a Kafka address: use kafka://host:port, e.g. kafka://127.0.0.1:9092 "
+            "(several: separate with ';')"
+        )
+    return part
+
+
+def _ssl_context(settings: Settings) -> Any:
+    from aiokafka.helpers import create_ssl_context
+
+    return create_ssl_context(
+        cafile=str(settings.broker_ssl_cafile) if settings.broker_ssl_cafile else None,
+        certfile=str(settings.broker_ssl_certfile) if settings.broker_ssl_certfile else None,
+        keyfile=str(settings.broker_ssl_keyfile) if settings.broker_ssl_keyfile else None,
+    )
+
+
+def kafka_client_kwargs(settings: Settings) -> dict[str, Any]:
+    """Security keyword arguments for the plain aiokafka clients (producers, consumers, admin) outside Faust:
+    empty for PLAINTEXT, so the defaults stay aiokafka's."""
+    protocol = settings.broker_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    kwargs: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        kwargs["ssl_context"] = _ssl_context(settings)
+    if protocol.startswith("SASL_"):
+        kwargs["sasl_mechanism"] = settings.broker_sasl_mechanism
+        kwargs["sasl_plain_username"] = settings.broker_sasl_username
+        kwargs["sasl_plain_password"] = (
+            settings.broker_sasl_password.get_secret_value() if settings.broker_sasl_password else None
+        )
+    return kwargs
+
+
+def faust_broker_credentials(settings: Settings) -> Any:
+    """Faust's ``broker_credentials`` for the security settings; None for PLAINTEXT."""
+    import faust
+
+    protocol = settings.broker_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = _ssl_context(settings) if protocol in ("SSL", "SASL_SSL") else None
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=settings.broker_sasl_username,
+        password=settings.broker_sasl_password.get_secret_value() if settings.broker_sasl_password else None,
+        ssl_context=context,
+        mechanism=settings.broker_sasl_mechanism,
+    )
+
+
+def advertised_web_host(web_host: str) -> str:
+    """``web_host``, with ``auto`` resolved to this machine's address (a container's own IP on its network)."""
+    if web_host.strip().lower() != "auto":
+        return web_host
+    import socket
+
+    return socket.gethostbyname(socket.gethostname())
+
+
+def web_bind(settings: Settings) -> str:
+    """The interface the web server listens on."""
+    if settings.web_bind:
+        return settings.web_bind
+    return "0.0.0.0" if settings.web_host.strip().lower() == "auto" else settings.web_host
+
+
 def env_names() -> set[str]:
     """Every environment variable the Settings read, e.g. ``FORM4_BROKER_URL``."""
     return {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
@@ -328,6 +463,9 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
     and lets them win over explicit keyword arguments (``Settings._init_settings`` in faust 0.15.3). An empty
     environment for Faust makes the FORM4_* variables the only configuration source.
     """
+    from streams.api import error_middleware
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
     kwargs: dict[str, Any] = {
         "env": {},
         "broker": settings.broker_url,
@@ -344,12 +482,20 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
         "topic_replication_factor": settings.replication_factor,
         "table_standby_replicas": settings.table_standby_replicas,
         "web_enabled": settings.web_enabled,
-        "web_host": settings.web_host,
-        "web_bind": settings.web_bind or settings.web_host,
+        "web_host": advertised_web_host(settings.web_host),
+        "web_bind": web_bind(settings),
         "web_port": settings.web_port,
         # /table/ serves table contents over HTTP: holdings are served through table_route views instead.
         "web_tables_enabled": False,
+        # /router/ shows every worker's URL and the partition layout to anyone who can reach the port. Routing
+        # API requests to the worker that owns a key (app.router.route_req) does not use it.
+        "web_router_enabled": False,
+        # JSON errors for unknown paths, and the API token for non-GET requests (streams/api.py).
+        "web_application_options": {"middlewares": [error_middleware(token)]},
     }
+    credentials = faust_broker_credentials(settings)
+    if credentials is not None:
+        kwargs["broker_credentials"] = credentials
     if settings.producer_max_batch_size is not None:
         kwargs["producer_max_batch_size"] = settings.producer_max_batch_size
     if settings.log_format == "json":

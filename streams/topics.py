@@ -32,6 +32,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ async def ensure_topics(
     replication_factor: int = 1,
     *,
     timeout: float = 30.0,
+    client: Mapping[str, Any] | None = None,
 ) -> EnsureResult:
     """Create the missing topics of ``topics`` with their final partition count and configs.
 
@@ -177,7 +179,9 @@ async def ensure_topics(
     ``bootstrap`` is ``host:port[,host:port]``; a ``kafka://`` prefix is accepted and stripped.
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError, for_code
+    from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
+
+    from streams.kafka_io import BrokerUnreachable, quiet_bootstrap
 
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
@@ -185,10 +189,18 @@ async def ensure_topics(
         raise ValueError(f"replication_factor must be >= 1, got {replication_factor}")
     servers = bootstrap_servers(bootstrap)
     wanted = topics.all()
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=servers, request_timeout_ms=int(timeout * 1000), **(client or {})
+    )
+    started = False
     try:
         async with asyncio.timeout(timeout):
-            await admin.start()
+            try:
+                with quiet_bootstrap():
+                    await admin.start()
+            except (KafkaConnectionError, OSError) as exc:
+                raise BrokerUnreachable(bootstrap) from exc
+            started = True
             present = await _partition_counts(admin, wanted)
             missing = [name for name in wanted if name not in present]
             if missing:
@@ -217,6 +229,8 @@ async def ensure_topics(
                     break
                 await asyncio.sleep(0.05)
     except TimeoutError:
+        if not started:  # no answer at all (a filtered port, an address that drops packets)
+            raise BrokerUnreachable(bootstrap) from None
         raise TimeoutError(
             f"topics {', '.join(wanted)} were not all created and visible on {servers} within {timeout:g} s"
         ) from None

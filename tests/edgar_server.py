@@ -751,6 +751,9 @@ class Ingester:
         self, broker: EmbeddedBroker, prefix: str, edgar: EdgarReplay, tmp: Path, **env: str
     ) -> None:
         self.log_path = tmp / "ingest.log"
+        with socket.socket() as probe:  # its own metrics port: tests and other ingesters run side by side
+            probe.bind(("127.0.0.1", 0))
+            self.metrics_port = int(probe.getsockname()[1])
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
             "FORM4_BROKER_URL": broker.url,
@@ -761,9 +764,17 @@ class Ingester:
             "FORM4_INGEST_STATE": str(tmp / "ingest.sqlite3"),
             "FORM4_DATA_DIR": str(tmp / "data"),
             "FORM4_LOG_FORMAT": "json",
+            "FORM4_INGEST_METRICS_PORT": str(self.metrics_port),
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def metrics(self) -> str:
+        """The ingester's /metrics page."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
 
     def start(self, *args: str) -> Ingester:
         with self.log_path.open("ab") as log:

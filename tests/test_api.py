@@ -279,5 +279,5 @@ async def _operations(broker: EmbeddedBroker, prefix: str, worker: WorkerProcess
     for rule in rules:
         assert f'form4_alerts_total{{rule="{rule}"}}' in text
     assert metric(text, "form4_processing_latency_seconds_count") == len(expected["filings"])
-    assert "form4_consumer_lag{" in text
+    assert "form4_consumer_lag_messages{" in text
     assert 'form4_dead_letters_total{reason="malformed_xml"}' in text

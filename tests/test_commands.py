@@ -120,20 +120,29 @@ def test_ingest_files_then_tail(broker: EmbeddedBroker, tmp_path: Path) -> None:
 
 @pytest.mark.broker
 @pytest.mark.slow
-def test_make_run_demo_prints_real_alerts_and_leaves_nothing_running() -> None:
+def tansu_logs(directory: Path) -> list[Path]:
+    return sorted(directory.glob("form4-tansu-*.log"))
+
+
+def test_make_run_demo_prints_real_alerts_and_leaves_nothing_running(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.demo"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # where a forgotten broker log would be left
     )
     seen: list[str] = []
     deadline = time.monotonic() + 60
     try:
         assert proc.stdout is not None
         os.set_blocking(proc.stdout.fileno(), False)
-        while time.monotonic() < deadline and not any("executive_sale" in line for line in seen):
+        # Alerts arrive in the order the partitions deliver them: wait for the AAPL one, wherever it comes.
+        while time.monotonic() < deadline and not any(
+            "executive_sale" in line and "AAPL" in line for line in seen
+        ):
             line = proc.stdout.readline()
             if line:
                 seen.append(line)
@@ -154,14 +163,21 @@ def test_make_run_demo_prints_real_alerts_and_leaves_nothing_running() -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    assert tansu_logs(tmp_path) == [], "the demo left a broker log in the temporary directory"
+    worker_log = (ROOT / ".form4-data" / "demo-worker.log").read_bytes()
+    assert b"\x1b[" not in worker_log and len(worker_log.strip()) > 100, worker_log[:300]
 
 
 @pytest.mark.broker
 @pytest.mark.slow
-def test_demo_killed_outright_takes_its_broker_and_worker_with_it() -> None:
+def test_demo_killed_outright_takes_its_broker_and_worker_with_it(tmp_path: Path) -> None:
     """No cleanup code runs on SIGKILL: the kernel's parent-death signal must end the children."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.demo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "streams.demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert proc.stdout is not None
     seen = ""
@@ -186,3 +202,46 @@ def test_demo_killed_outright_takes_its_broker_and_worker_with_it() -> None:
     while not all(gone(pid) for pid in pids):
         assert time.monotonic() < deadline, f"still running: {[p for p in pids if not gone(p)]}"
         time.sleep(0.2)
+    assert tansu_logs(tmp_path) == [], "a killed demo left its broker log in the temporary directory"
+
+
+@pytest.mark.broker
+def test_ingest_files_publishes_the_filing_beside_a_bomb_and_dead_letters_the_bomb(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    from tests.test_archives import sparse_tar
+
+    prefix = unique_name("bomb")
+    env = {**os.environ, "FORM4_BROKER_URL": broker.url, "FORM4_TOPIC_PREFIX": prefix}
+    (tmp_path / "build").mkdir()
+    (tmp_path / "in").mkdir()
+    sparse_tar(tmp_path / "build" / "sparse.tar", 4 * 1024**3)  # a valid filing and a 4 GiB member, in KBs
+    (tmp_path / "build" / "sparse.tar").rename(tmp_path / "in" / "sparse.tar")
+    os.symlink("/etc/passwd", tmp_path / "in" / "passwd.txt")
+    ingest = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "ingest", "files", str(tmp_path / "in")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    assert "published 1 filings" in ingest.stderr and "1 dead letter(s)" in ingest.stderr
+    assert "passwd.txt" in ingest.stderr and "symbolic link" in ingest.stderr
+
+    def tail(topic: str) -> list[dict[str, object]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "tail", topic, "--from-beginning", "--timeout", "3"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    raw = tail("raw")
+    assert len(raw) == 1 and "root:" not in json.dumps(raw)
+    (letter,) = tail("dlq")
+    value = letter["value"]
+    assert isinstance(value, dict) and value["reason"] == "too_large"
+    assert value["original_size"] == 4 * 1024**3 and "b_huge.xml" in value["header"]["source"]

@@ -94,12 +94,55 @@ def protocol_map(value: str) -> dict[str, str]:
 
 
 def port_mappings(service: dict[str, Any]) -> list[tuple[int | None, int]]:
-    """Short-syntax ``ports`` entries as (host port or None, container port)."""
+    """Short-syntax ``ports`` entries as (host port or None, container port); a host range ``6066-6069`` gives
+    its first port (the one a single replica takes)."""
     out = []
     for entry in service.get("ports", []):
         parts = str(entry).split("/")[0].split(":")
-        out.append((int(parts[-2]) if len(parts) > 1 else None, int(parts[-1])))
+        host = parts[-2].split("-")[0] if len(parts) > 1 else ""
+        out.append((int(host) if host else None, int(parts[-1])))
     return out
+
+
+def host_interfaces(service: dict[str, Any]) -> list[str | None]:
+    """The host address of each published port (None: every interface)."""
+    out: list[str | None] = []
+    for entry in service.get("ports", []):
+        parts = str(entry).split("/")[0].split(":")
+        out.append(parts[0] if len(parts) == 3 else None)
+    return out
+
+
+def test_every_published_port_is_bound_to_loopback(compose: dict[str, Any]) -> None:
+    for name, service in services(compose).items():
+        assert all(address == "127.0.0.1" for address in host_interfaces(service)), name
+
+
+def test_workers_scale_out(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--scale worker=N`: no fixed host port (a range), and each replica advertises its own address."""
+    worker = services(compose)["worker"]
+    for entry in worker.get("ports", []):
+        host_port = str(entry).split(":")[-2]
+        first, _, last = host_port.partition("-")
+        assert last and int(last) - int(first) >= 1, f"fixed host port {entry}: a second replica cannot start"
+    assert "container_name" not in worker and "hostname" not in worker
+    settings = settings_from(monkeypatch, container_environment(worker))
+    assert settings.web_host == "auto"
+    import socket
+
+    assert faust_app_kwargs(settings)["web_host"] == socket.gethostbyname(socket.gethostname())
+
+
+def test_edgar_ingester_has_a_health_check_on_its_metrics(compose: dict[str, Any]) -> None:
+    edgar = services(compose)["edgar"]
+    check = " ".join(edgar["healthcheck"]["test"])
+    port = environment(edgar)["FORM4_INGEST_METRICS_PORT"]
+    assert not edgar["healthcheck"].get("disable")
+    assert (
+        f"127.0.0.1:{port}/metrics" in check
+        and "form4_ingest_last_successful_poll_timestamp_seconds" in check
+    )
+    assert environment(edgar)["FORM4_INGEST_METRICS_BIND"] == "0.0.0.0"
 
 
 def volume_mounts(service: dict[str, Any]) -> dict[str, str]:

@@ -138,8 +138,16 @@ async def test_live_rides_out_faults_without_losing_or_doubling(
         edgar.inject(feed, Status(503, retry_after="1"), times=2)
         revealed = SUBMISSIONS[:10] + await reveal_over_time(edgar, 15, 0.2)
         records = await raw_records(broker, prefix, len(revealed), timeout=60)
+        metrics = ingester.metrics()
     finally:
         assert ingester.stop() == 0, ingester.log_tail()
+    # The metrics endpoint saw what happened: every filing published, EDGAR's statuses and the throttling.
+    assert f'form4_ingest_filings_total{{outcome="published"}} {float(len(revealed))}' in metrics
+    assert 'form4_ingest_requests_total{status="429"} 3.0' in metrics
+    assert 'form4_ingest_requests_total{status="500"}' in metrics
+    assert "form4_ingest_rate_limit_waits_total 3.0" in metrics
+    assert "form4_ingest_feed_to_topic_seconds_count" in metrics
+    assert "form4_ingest_last_successful_poll_timestamp_seconds 0.0" not in metrics
     assert accessions_of(records) == Counter(s.accession_number for s in revealed)
     assert {r.fault.split(":")[0] for r in edgar.requests if r.fault} >= {
         "status",

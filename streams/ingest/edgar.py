@@ -25,12 +25,17 @@ from typing import Any
 
 import aiohttp
 
+from streams.ingest.metrics import INGEST
+
 log = logging.getLogger(__name__)
 
 #: Statuses that mean "try again later" rather than "this does not exist".
 RETRY_STATUSES = frozenset({403, 408, 425, 429, 500, 502, 503, 504})
 #: Statuses that throttle every request of the client, not only the one that got them.
 THROTTLE_STATUSES = frozenset({403, 429})
+#: The longest Retry-After honoured, in seconds. SEC asks for about 10 minutes of quiet after a block, which the
+#: retries and backoff give; a larger value (86400, inf) from a proxy or a broken server must not stop all ingest.
+MAX_RETRY_AFTER = 120.0
 
 
 class Priority(IntEnum):
@@ -128,21 +133,21 @@ class Response:
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date; None when absent or unreadable."""
+    """Retry-After as seconds, at most :data:`MAX_RETRY_AFTER`: delta-seconds (ASCII digits, RFC 9110) or an
+    HTTP date; None when absent or unreadable (``inf``, ``nan``, ``1e9``, ``٣``, garbage)."""
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.isascii() and value.isdigit():
+        return min(float(int(value[:12])), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, seconds), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -219,8 +224,10 @@ class EdgarClient:
                     status = resp.status
                     headers = {k.lower(): v for k, v in resp.headers.items()}
             except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+                INGEST.requests.labels("error").inc()
                 problem = f"{type(exc).__name__}: {exc}".rstrip(": ")
             else:
+                INGEST.requests.labels(str(status)).inc()
                 if status == 200:
                     try:
                         if validate is not None:
@@ -236,6 +243,8 @@ class EdgarClient:
                     if status in THROTTLE_STATUSES:
                         pause = wait if wait is not None else backoff(attempt + 2, self.backoff_base, 60.0)
                         self.limiter.pause_until(time.monotonic() + pause)
+                        INGEST.rate_limit_waits.inc()
+                        INGEST.rate_limit_wait_seconds.inc(pause)
                         if status == 403:
                             log.warning(
                                 "EDGAR refused a request (HTTP 403): it blocks undeclared or too fast clients. "
@@ -246,6 +255,7 @@ class EdgarClient:
                 else:
                     raise EdgarUnavailable(f"{url}: HTTP {status}, which is not retried")
             if attempt + 1 < self.max_attempts:
+                INGEST.retries.inc()
                 delay = backoff(attempt, self.backoff_base, self.backoff_cap)
                 if wait is not None:
                     delay = max(delay, wait + random.uniform(0, 0.1 * max(wait, 0.1)))

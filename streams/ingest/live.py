@@ -30,6 +30,7 @@ from streams.ingest.feed import (
     parse_feed,
     submission_url,
 )
+from streams.ingest.metrics import INGEST
 from streams.ingest.state import DAY_DUE, DAY_LISTED, IngestState, Item
 from streams.ingest.submissions import SubmissionFetcher
 
@@ -99,6 +100,7 @@ class LiveIngester:
         for form_type in self.feed_types:
             try:
                 queued += await self.poll_feed(form_type)
+                INGEST.last_poll.set_to_current_time()
             except EdgarUnavailable as exc:
                 log.warning("feed type=%s unavailable: %s", form_type, exc)
         return queued

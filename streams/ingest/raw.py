@@ -13,10 +13,12 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.ingest.state import IngestState, Item
+from streams.kafka_io import start_client
 from streams.models import DeadLetter, RawFilingEvent
 from streams.topics import bootstrap_servers
 
@@ -33,7 +35,10 @@ class RawPublisher:
     Not idempotent (Tansu cannot give aiokafka one, streaming-notes §5.4); sends are awaited one at a time, and
     the pipeline dedups on the accession number anyway."""
 
-    def __init__(self, broker_url: str, raw_topic: str, dlq_topic: str) -> None:
+    def __init__(
+        self, broker_url: str, raw_topic: str, dlq_topic: str, client: Mapping[str, Any] | None = None
+    ) -> None:
+        self.broker_url = broker_url
         self.raw_topic = raw_topic
         self.dlq_topic = dlq_topic
         self._producer = AIOKafkaProducer(
@@ -41,10 +46,11 @@ class RawPublisher:
             acks="all",
             linger_ms=0,
             max_request_size=MAX_REQUEST_BYTES,
+            **(client or {}),
         )
 
     async def start(self) -> None:
-        await self._producer.start()
+        await start_client(self._producer, self.broker_url)
 
     async def stop(self) -> None:
         await self._producer.stop()
@@ -88,6 +94,7 @@ async def topic_accessions(
     *,
     idle: float = 1.0,
     timeout: float = 600.0,
+    client: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, int, int]]:
     """(accession, partition, offset) of every keyed record of ``topic`` after ``start_offsets`` (the next offset
     to read per partition; partitions not listed are read from the beginning)."""
@@ -97,8 +104,9 @@ async def topic_accessions(
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=MAX_REQUEST_BYTES,
         fetch_max_bytes=4 * MAX_REQUEST_BYTES,
+        **(client or {}),
     )
-    await consumer.start()
+    await start_client(consumer, broker_url)
     found: list[tuple[str, int, int]] = []
     try:
         partitions = consumer.partitions_for_topic(topic)
@@ -134,12 +142,14 @@ async def topic_accessions(
     return found
 
 
-async def reconcile(state: IngestState, broker_url: str, topic: str) -> int:
+async def reconcile(
+    state: IngestState, broker_url: str, topic: str, client: Mapping[str, Any] | None = None
+) -> int:
     """Learn what reached ``topic`` after the last offsets the state recorded; returns how many filings that
     were new to the state."""
     recorded = state.topic_offsets()
     start = {partition: offset + 1 for partition, offset in recorded.items()}
-    found = await topic_accessions(broker_url, topic, start)
+    found = await topic_accessions(broker_url, topic, start, client=client)
     new = state.mark_seen_on_topic(found, datetime.now(UTC))
     if new:
         log.info(

@@ -16,7 +16,7 @@ from streams.ingest.live import LiveIngester
 from streams.ingest.raw import RawPublisher, reconcile
 from streams.ingest.state import DAY_DONE, DAY_MISSING, IngestState, Item
 from streams.ingest.submissions import Outcome, SubmissionFetcher
-from streams.settings import Settings
+from streams.settings import Settings, kafka_client_kwargs
 from streams.topics import bootstrap_servers, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,14 @@ async def open_ingest(settings: Settings, on_outcome: Outcome | None = None) -> 
         settings.topics,
         settings.partitions,
         settings.replication_factor,
+        client=kafka_client_kwargs(settings),
     )
     state = IngestState(settings.ingest_state_path)
-    publisher = RawPublisher(settings.broker_url, settings.topics.raw, settings.topics.dlq)
+    publisher = RawPublisher(
+        settings.broker_url, settings.topics.raw, settings.topics.dlq, kafka_client_kwargs(settings)
+    )
     try:
-        await reconcile(state, settings.broker_url, settings.topics.raw)
+        await reconcile(state, settings.broker_url, settings.topics.raw, kafka_client_kwargs(settings))
         await publisher.start()
         try:
             async with EdgarClient(

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from streams import __version__
 from streams.ingest.edgar import EdgarClient, EdgarUnavailable, InvalidBody
+from streams.ingest.metrics import INGEST
 from streams.ingest.raw import RawPublisher
 from streams.ingest.state import IngestState, Item
 from streams.models import DeadLetter
@@ -97,6 +98,7 @@ class SubmissionFetcher:
                 continue
             self._put(item)
             queued += 1
+        INGEST.filings.labels("found").inc(queued)
         return queued
 
     def _put(self, item: Item) -> None:
@@ -253,6 +255,9 @@ class SubmissionFetcher:
         self._done(item, "failed")
 
     def _done(self, item: Item, outcome: str) -> None:
+        INGEST.filings.labels("published" if outcome == "published" else "given_up").inc()
+        if outcome == "published" and item.source == "edgar_feed" and item.accepted_at is not None:
+            INGEST.feed_to_topic.observe(max(0.0, (datetime.now(UTC) - item.accepted_at).total_seconds()))
         self._queued.discard(item.accession_number)
         self._rounds.pop(item.accession_number, None)
         if self._on_outcome is not None:
