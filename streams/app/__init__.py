@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
     metrics = PipelineMetrics()
     pipeline = Pipeline(settings, rules, channels, tables, Publisher(app, topics.dlq, metrics), metrics)
     agents = declare_agents(app, pipeline)
-    declare_views(app, tables, metrics, HistoryQueries(settings.history_url))
+    sources = {topics.raw, channels.by_issuer.get_topic_name(), channels.by_owner.get_topic_name()}
+    declare_views(app, tables, metrics, HistoryQueries(settings.history_url), sources)
     app.form4 = {  # type: ignore[attr-defined]
         "settings": settings,
         "metrics": metrics,

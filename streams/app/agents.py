@@ -31,9 +31,10 @@ from faust.streams import Stream, _current_event
 from streams.alerts import RulesConfig
 from streams.app.outputs import Message, OutputError, Publisher
 from streams.app.tables import Tables, TableState
+from streams.headers import output_headers
 from streams.holdings import retract_line, update_line
 from streams.metrics import PipelineMetrics
-from streams.models import DeadLetter, Filing, HoldingRetraction, HoldingState
+from streams.models import Alert, DeadLetter, Filing, HoldingRetraction, HoldingState, TransactionRecord
 from streams.process import Outputs, Source, dead_letter, is_duplicate, process_filing, read_event
 from streams.records import holding_key_string
 from streams.settings import Settings
@@ -46,6 +47,12 @@ CANDIDATES_PER_MESSAGE = 50
 #: Events per batch, and how long a batch waits to fill: one broker round trip serves the whole batch.
 BATCH_EVENTS = 50
 BATCH_WAIT_SECONDS = 0.02
+
+
+FILING_HEADERS = output_headers(Filing)
+RECORD_HEADERS = output_headers(TransactionRecord)
+ALERT_HEADERS = output_headers(Alert)
+HOLDING_HEADERS = output_headers(HoldingState)
 
 
 @dataclass(frozen=True)
@@ -210,13 +217,14 @@ class Pipeline:
     def _messages(self, event: Any, filing: Filing, out: Outputs) -> list[Message]:
         c, small = self.channels, self.small
         key = (filing.accession_number or f"sha256:{filing.raw_sha256}").encode()
-        messages = [Message(c.filings, key, event.value, self.large)]
+        messages = [Message(c.filings, key, event.value, self.large, FILING_HEADERS)]
         messages += [
-            Message(c.transactions, r.txn_id.encode(), r.model_dump_json().encode(), small)
+            Message(c.transactions, r.txn_id.encode(), r.model_dump_json().encode(), small, RECORD_HEADERS)
             for r in [*out.records, *out.superseded, *out.relinked]
         ]
         messages += [
-            Message(c.alerts, a.alert_id.encode(), a.model_dump_json().encode(), small) for a in out.alerts
+            Message(c.alerts, a.alert_id.encode(), a.model_dump_json().encode(), small, ALERT_HEADERS)
+            for a in out.alerts
         ]
         per_owner: dict[str, list[HoldingState | HoldingRetraction]] = defaultdict(list)
         for retraction in out.retract:  # an owner's retractions before its candidates
@@ -258,7 +266,13 @@ class Pipeline:
                 retraction = HoldingRetraction.model_validate(item)
                 if retract_line(staged, retraction) is not None:
                     messages.append(
-                        Message(topic, holding_key_string(retraction.key).encode(), None, self.small)
+                        Message(
+                            topic,
+                            holding_key_string(retraction.key).encode(),
+                            None,
+                            self.small,
+                            HOLDING_HEADERS,
+                        )
                     )
                 continue
             candidate = HoldingState.model_validate(item)
@@ -271,6 +285,7 @@ class Pipeline:
                         holding_key_string(new.key).encode(),
                         new.model_dump_json().encode(),
                         self.small,
+                        HOLDING_HEADERS,
                     )
                 )
         return Step(event, messages, staged, done=lambda: self.metrics.holdings.inc(changed))

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.headers import output_headers
 from streams.metrics import PipelineMetrics
 from streams.models import DeadLetter
 
@@ -70,7 +71,7 @@ class Publisher:
             "parser.version": letter.parser_version,
             "failed.at": letter.failed_at.isoformat(),
         }
-        encoded = [(name, text.encode()) for name, text in headers.items()]
+        encoded = [*output_headers(letter), *((name, text.encode()) for name, text in headers.items())]
         future = await self.app.producer.send(
             self.dlq_topic, key, letter.model_dump_json().encode(), None, None, encoded
         )

@@ -80,7 +80,13 @@ def paged(web: Any, request: Any, page: dict[str, Any]) -> Any:
     return response
 
 
-def declare_views(app: faust.App, tables: Tables, metrics: PipelineMetrics, history: HistoryQueries) -> None:
+def declare_views(
+    app: faust.App,
+    tables: Tables,
+    metrics: PipelineMetrics,
+    history: HistoryQueries,
+    source_topics: set[str],
+) -> None:
     issuer_state = TableState(tables.issuer_state)
     owner_state = TableState(tables.owner_state)
 
@@ -194,7 +200,11 @@ def declare_views(app: faust.App, tables: Tables, metrics: PipelineMetrics, hist
     async def alerts_stream(web: Any, request: Any) -> Any:
         """Server-sent events: each alert stored or revised (a revision comes again under its alert_id), with its
         arrival number as the event id, so a reconnecting browser resumes from Last-Event-ID."""
-        last = request.headers.get("Last-Event-ID") or request.query.get("after")
+        last = (
+            request.headers.get("Last-Event-ID")
+            or request.query.get("last_event_id")
+            or request.query.get("after")
+        )
         arrival = int(last) if last and last.isascii() and last.isdigit() else None
         response = aiohttp_web.StreamResponse(
             headers={
@@ -256,16 +266,7 @@ def declare_views(app: faust.App, tables: Tables, metrics: PipelineMetrics, hist
         return web.bytes(metrics.render(), content_type=CONTENT_TYPE.split(";")[0])
 
     def update_lag() -> None:
-        consumer = app.consumer
-        read = getattr(consumer, "_read_offset", {})
-        metrics.lag.clear()
-        for tp in consumer.assignment():
-            end = consumer.highwater(tp)
-            if end is None:
-                continue
-            last = read.get(tp)
-            next_offset = last + 1 if last is not None else 0
-            metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, end - next_offset))
+        metrics.update_lag(app.consumer, source_topics)
 
     @app.page("/")
     async def page(web: Any, request: Any) -> Any:
