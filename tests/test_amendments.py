@@ -387,7 +387,8 @@ def test_the_largest_legal_filing_is_remembered_in_small_values() -> None:
     (_, first), (_, second) = run(state, big, restated)
     largest = max(len(json.dumps(v).encode()) for v in state.data.values())
     assert largest <= MAX_VALUE_BYTES
-    assert any(k.startswith(f"rec|{ORIGINAL}|note|") and k.count("|") == 4 for k in state.data)  # continued
+    # The 100 KB footnote is kept once, as the row cites it (the parser bounds a row's footnote texts to 8 KB).
+    assert any(k.startswith(f"rec|{ORIGINAL}|note|") for k in state.data)
     # Each footnote is kept once, not once per row citing it (else about 170 MB): the state is about the filing.
     assert sum(len(json.dumps(v)) for v in state.data.values()) < 2 * len(data)
     assert len(second.superseded) == 1001

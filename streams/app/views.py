@@ -80,6 +80,17 @@ def paged(web: Any, request: Any, page: dict[str, Any]) -> Any:
     return response
 
 
+def _drop_faust_index(app: faust.App) -> None:
+    """Faust adds a {"status": "OK"} index at "/" outside debug mode; the page lives there, and aiohttp refuses
+    two GET routes on one path when they happen to be registered one after the other."""
+    blueprints = app.web.blueprints
+    blueprints._enabled = [  # type: ignore[attr-defined]
+        (prefix, bp)
+        for prefix, bp in blueprints._enabled
+        if "production_index" not in str(bp)  # type: ignore[attr-defined]
+    ]
+
+
 def declare_views(
     app: faust.App,
     tables: Tables,
@@ -89,6 +100,7 @@ def declare_views(
 ) -> None:
     issuer_state = TableState(tables.issuer_state)
     owner_state = TableState(tables.owner_state)
+    _drop_faust_index(app)
 
     def window(request: Any) -> dict[str, Any]:
         query = request.query
