@@ -68,6 +68,10 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
         "TERM": "dumb",
     }
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The history store the sink fills and the page and API read: new each run, like the in-memory broker.
+    history = settings.data_dir / "demo-history.sqlite3"
+    history.unlink(missing_ok=True)
+    env["FORM4_DATABASE_URL"] = f"sqlite:///{history}"
     log_path = settings.data_dir / "demo-worker.log"
     log = log_path.open("wb")  # this run's log only
     # The worker gets its own process group, so Ctrl-C reaches only this script, which stops it in order; and
@@ -81,10 +85,19 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "sink"],
+        preexec_fn=parent_death_signal(signal.SIGKILL),
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         console.print(
             f"[bold]worker[/]  pid {worker.pid}, web on http://127.0.0.1:{web_port}/, log {log_path} — starting"
         )
+        console.print(f"[bold]sink[/]    pid {sink.pid}, history store {history}")
         await wait_ready(web_port, worker)
         console.print("[bold]worker[/]  ready")
         console.print(
@@ -104,14 +117,16 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await follower
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        for process in (worker, sink):
+            process.send_signal(signal.SIGTERM)
+        for process in (worker, sink):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         log.close()
-        console.print("stopped the worker")
+        console.print("stopped the worker and the sink")
 
 
 def main() -> int:
