@@ -46,8 +46,24 @@ def alert_line(alert: dict[str, Any]) -> Table:
     row.add_column(ratio=1, overflow="fold")
     pattern = alert.get("trader_pattern")
     text = alert["message"] + (f" ({pattern} trader)" if pattern and pattern != "insufficient" else "")
-    row.add_row(alert["severity"], alert["rule"], str(issuer), text)
+    if alert.get("is_revision"):
+        text = f"[revision {alert.get('revision')}] {text}"
+    rules = ", ".join(alert.get("rules") or [alert["rule"]])
+    row.add_row(alert["severity"], rules, str(issuer), text)
     return row
+
+
+def _spawn(command: str, env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
+    """`form4 <command>` in its own process group, so Ctrl-C reaches only this script, which stops it in order;
+    should this script die without cleaning up, the kernel kills it (Linux)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", command],
+        preexec_fn=parent_death_signal(signal.SIGKILL),
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
@@ -74,25 +90,8 @@ async def _run(broker: EmbeddedBroker, settings: Settings) -> None:
     env["FORM4_DATABASE_URL"] = f"sqlite:///{history}"
     log_path = settings.data_dir / "demo-worker.log"
     log = log_path.open("wb")  # this run's log only
-    # The worker gets its own process group, so Ctrl-C reaches only this script, which stops it in order; and
-    # should this script die without cleaning up, the kernel kills the worker (Linux; memory store: nothing to
-    # flush).
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
-        preexec_fn=parent_death_signal(signal.SIGKILL),
-        env=env,
-        start_new_session=True,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "sink"],
-        preexec_fn=parent_death_signal(signal.SIGKILL),
-        env=env,
-        start_new_session=True,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = _spawn("worker", env, log)
+    sink = _spawn("sink", env, log)
     try:
         console.print(
             f"[bold]worker[/]  pid {worker.pid}, web on http://127.0.0.1:{web_port}/, log {log_path} — starting"

@@ -168,12 +168,6 @@ class Settings(BaseSettings):
         "(under the same deterministic keys) — after a parser or rules upgrade. See `form4 reprocess`.",
     )
     rules_file: Path | None = Field(None, description="Alert rules file; unset = the built-in rules.")
-    api_alerts_per_issuer: int = Field(
-        200, ge=1, description="Alerts kept per issuer for GET /alerts (older ones stay on form4.alerts)."
-    )
-    api_transactions_per_issuer: int = Field(
-        500, ge=1, description="Transaction records kept per issuer for GET /transactions/issuer/{cik}."
-    )
     message_max_bytes: int = Field(
         1_000_000,
         ge=10_000,

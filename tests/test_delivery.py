@@ -12,21 +12,16 @@ import urllib.request
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from streams.alerts import load_rules
 from streams.broker import EmbeddedBroker
-from streams.holdings import replay
-from streams.models import Filing, RawFilingEvent
+from streams.models import RawFilingEvent
 from streams.parse import parse_filing
 from streams.parse.sgml import unwrap_submission
-from streams.process import Source, identity, process_filing, read_event
-from streams.state import DictState
 from tests.broker import consume_all, produce, unique_name, wait_for
 from tests.large_filing import largest_legal_filing
-from tests.test_pipeline import SAMPLES, expected_lines, table_equals
+from tests.test_pipeline import SAMPLES, expected_lines, expected_outputs, table_equals
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -53,29 +48,6 @@ def envelope(xml: bytes, n: int) -> bytes:
     )
 
 
-def expected(values: list[bytes]) -> dict[str, Any]:
-    """What the worker must publish, by the pure functions in the per-issuer order the topic keys give."""
-    rules = load_rules(None)
-    states: dict[str, DictState] = defaultdict(DictState)
-    filings: dict[str, Filing] = {}
-    records: dict[str, str] = {}
-    alerts: dict[str, str] = {}
-    candidates = []
-    for value in values:
-        filing = read_event(value, Source(), 5 << 20)
-        assert isinstance(filing, Filing)
-        if identity(filing) in filings:
-            continue
-        filings[identity(filing)] = filing
-        out = process_filing(filing, states[filing.issuer.cik], rules)
-        for record in [*out.records, *out.superseded]:
-            records[record.txn_id] = record.model_dump_json()
-        for alert in out.alerts:
-            alerts[alert.alert_id] = alert.model_dump_json()
-        candidates += out.holdings
-    return {"filings": filings, "records": records, "alerts": alerts, "holdings": replay(candidates)}
-
-
 async def count(bootstrap: str, topic: str) -> int:
     return len(await consume_all(bootstrap, topic, None, timeout=30, quiet=0.3))
 
@@ -89,7 +61,7 @@ async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedB
     xmls = [sample_xml(p) for p in SAMPLES]
     values = [envelope(xmls[n % len(xmls)], n) for n in range(600)]
     keys = [parse_filing(xmls[n % len(xmls)]).issuer.cik.encode() for n in range(600)]
-    want = expected(values)
+    want = expected_outputs(values)
     await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
 
     for threshold in (60, 160, 260, 360, 460):
@@ -182,7 +154,7 @@ async def test_reprocess_rebuilds_state_and_outputs_from_raw(broker: EmbeddedBro
     xmls = [sample_xml(p) for p in SAMPLES]
     values = [envelope(x, n) for n, x in enumerate(xmls)]
     keys = [parse_filing(x).issuer.cik.encode() for x in xmls]
-    want = expected(values)
+    want = expected_outputs(values)
     await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
     await consume_all(broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=120)
     first.stop(signal.SIGTERM)

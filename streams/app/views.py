@@ -134,55 +134,51 @@ def declare_views(
         body = {"ready": ready, "recovered": recovered, "rebalancing": bool(app.rebalancing)}
         return web.json(body, status=200 if ready else 503)
 
+    async def holdings_of(table: Any, state: TableState, scope: str, cik: str, web: Any, request: Any) -> Any:
+        """Every current line of index ``<scope>|<cik>``, on the worker holding the CIK's partition."""
+        what = "owner" if scope == "o" else "issuer"
+        cik = parse_cik(cik, f"{what} CIK")
+
+        def local() -> Any:
+            found = sorted(lines(state, f"{scope}|{cik}"), key=holding_order)
+            if not found:
+                raise ApiError(404, f"no holdings known for {what} CIK {cik}")
+            return web.json(found)
+
+        return await routed(table, cik, web, request, local)
+
     @app.page("/holdings/owner/{cik}")
     @api
     async def owner_holdings(web: Any, request: Any, cik: str) -> Any:
         """Every current holding line of an insider, across issuers."""
-        owner = parse_cik(cik, "owner CIK")
-
-        def local() -> Any:
-            found = sorted(lines(owner_state, f"o|{owner}"), key=holding_order)
-            if not found:
-                raise ApiError(404, f"no holdings known for owner CIK {owner}")
-            return web.json(found)
-
-        return await routed(tables.owner_state, owner, web, request, local)
+        return await holdings_of(tables.owner_state, owner_state, "o", cik, web, request)
 
     @app.page("/holdings/issuer/{cik}")
     @api
     async def issuer_holdings(web: Any, request: Any, cik: str) -> Any:
         """Every insider's current holdings in an issuer; joint filers have a non-empty joint_group."""
-        issuer = parse_cik(cik, "issuer CIK")
+        return await holdings_of(tables.issuer_state, issuer_state, "i", cik, web, request)
 
-        def local() -> Any:
-            found = sorted(lines(issuer_state, f"i|{issuer}"), key=holding_order)
-            if not found:
-                raise ApiError(404, f"no holdings known for issuer CIK {issuer}")
-            return web.json(found)
-
-        return await routed(tables.issuer_state, issuer, web, request, local)
+    async def transactions_of(what: str, cik: str, request: Any, web: Any) -> Any:
+        cik = parse_cik(cik, f"{what} CIK")
+        params = window(request)
+        query = history.transactions_of_issuer if what == "issuer" else history.transactions_of_owner
+        page = await query(cik, **params)
+        if not page["items"] and not any(params[k] for k in ("since", "until", "cursor")):
+            raise ApiError(404, f"no transactions known for {what} CIK {cik}")
+        return paged(web, request, page)
 
     @app.page("/transactions/issuer/{cik}")
     @api
     async def issuer_transactions(web: Any, request: Any, cik: str) -> Any:
         """An issuer's transaction records, newest first, paged (from the history store)."""
-        issuer = parse_cik(cik, "issuer CIK")
-        params = window(request)
-        page = await history.transactions_of_issuer(issuer, **params)
-        if not page["items"] and not any(params[k] for k in ("since", "until", "cursor")):
-            raise ApiError(404, f"no transactions known for issuer CIK {issuer}")
-        return paged(web, request, page)
+        return await transactions_of("issuer", cik, request, web)
 
     @app.page("/transactions/owner/{cik}")
     @api
     async def owner_transactions(web: Any, request: Any, cik: str) -> Any:
         """An insider's transaction records across issuers, newest first, paged (from the history store)."""
-        owner = parse_cik(cik, "owner CIK")
-        params = window(request)
-        page = await history.transactions_of_owner(owner, **params)
-        if not page["items"] and not any(params[k] for k in ("since", "until", "cursor")):
-            raise ApiError(404, f"no transactions known for owner CIK {owner}")
-        return paged(web, request, page)
+        return await transactions_of("owner", cik, request, web)
 
     @app.page("/alerts")
     @api
