@@ -159,7 +159,7 @@ def test_make_run_demo_prints_real_alerts_and_leaves_nothing_running(tmp_path: P
     output = "".join(seen) + proc.stdout.read()
     assert "nothing left running" in output
     pids = [int(m) for m in re.findall(r"\bpid (\d+)", output)]
-    assert len(pids) == 2  # the broker and the worker
+    assert len(pids) == 3  # the broker, the worker and the sink
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -186,7 +186,7 @@ def test_demo_killed_outright_takes_its_broker_and_worker_with_it(tmp_path: Path
         if "ready" in line:
             break
     pids = [int(m) for m in re.findall(r"\bpid (\d+)", seen)]
-    assert len(pids) == 2, seen
+    assert len(pids) == 3, seen  # the broker, the worker and the sink
     proc.kill()
     proc.wait()
 

@@ -48,7 +48,7 @@ async def test_the_worker_surface(broker: EmbeddedBroker, tmp_path: Path) -> Non
             "/alerts?limit=%C2%B2",
             "/alerts?rule=nope",
             "/holdings/owner/%D9%A1%D9%A3",
-            "/local/alerts?limit=%C2%B2",
+            "/transactions/issuer/1?limit=%C2%B2",
         ):
             status, kind, body = await asyncio.to_thread(request, port, path)
             assert (status, kind) == (400, "application/json"), (path, status, body[:200])
