@@ -346,7 +346,7 @@ class Settings(BaseSettings):
     @property
     def topics(self) -> Topics:
         """The pipeline's topic names under :attr:`topic_prefix`."""
-        return Topics(self.topic_prefix)
+        return Topics(self.topic_prefix, self.filing_message_max_bytes)
 
     @property
     def history_url(self) -> str:

@@ -70,6 +70,9 @@ def _compact_policy() -> dict[str, str]:
 
 
 #: Per-suffix topic configs.
+#: Topics whose messages carry one whole filing (their ``max.message.bytes`` is raised, see Topics).
+FILING_SIZED = frozenset({"raw", "filings"})
+
 TOPIC_CONFIGS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "raw": _delete_policy(UNLIMITED),
@@ -99,6 +102,9 @@ class Topics:
     """Topic names for one deployment, e.g. ``Topics().raw == "form4.raw"``, ``Topics("t1").dlq == "t1.dlq"``."""
 
     prefix: str = "form4"
+    #: ``max.message.bytes`` of the topics that carry one whole filing per message (raw, filings): a legal 5 MB
+    #: filing is several MB of JSON, over Kafka's 1 MB default. Settings.filing_message_max_bytes.
+    filing_message_max_bytes: int = 32 * 1024 * 1024
     _names: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -143,7 +149,10 @@ class Topics:
         """Creation configs of topic ``name`` (one of :meth:`all`)."""
         for suffix, full in self._names.items():
             if full == name:
-                return dict(TOPIC_CONFIGS[suffix])
+                config = dict(TOPIC_CONFIGS[suffix])
+                if suffix in FILING_SIZED:
+                    config["max.message.bytes"] = str(self.filing_message_max_bytes)
+                return config
         raise KeyError(f"{name!r} is not one of this deployment's topics: {', '.join(self.all())}")
 
     def configs(self) -> dict[str, dict[str, str]]:

@@ -250,9 +250,18 @@ async def test_ensure_topics_creates_all_six_with_partitions_and_configs(broker:
     partitions, configs = await describe(broker.bootstrap, topics.all())
     assert partitions == dict.fromkeys(topics.all(), 4)
     # Outputs keep the latest value of every key forever; raw (the system of record) is never deleted.
-    for name in (topics.filings, topics.transactions, topics.holdings, topics.alerts):
-        assert configs[name] == {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
-    assert configs[topics.raw] == {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+    compact = {"cleanup.policy": "compact", "retention.ms": "-1", "retention.bytes": "-1"}
+    # The topics carrying one whole filing take messages past Kafka's 1 MB default (a legal 5 MB filing).
+    whole_filing = {"max.message.bytes": str(32 * 1024 * 1024)}
+    for name in (topics.transactions, topics.holdings, topics.alerts):
+        assert configs[name] == compact
+    assert configs[topics.filings] == {**compact, **whole_filing}
+    assert configs[topics.raw] == {
+        "cleanup.policy": "delete",
+        "retention.ms": "-1",
+        "retention.bytes": "-1",
+        **whole_filing,
+    }
     assert configs[topics.dlq]["cleanup.policy"] == "delete"
     assert int(configs[topics.dlq]["retention.ms"]) == 30 * 24 * 3600 * 1000
 

@@ -202,3 +202,57 @@ async def test_an_output_over_the_message_limit_is_one_dead_letter_and_the_worke
     with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=5) as response:
         metrics = response.read().decode()
     assert 'form4_dead_letters_total{reason="output_too_large"} 1.0' in metrics
+
+
+async def test_poison_inputs_end_as_output_or_one_dead_letter_and_the_worker_goes_on(  # type: ignore[no-untyped-def]
+    broker: EmbeddedBroker, workers
+) -> None:
+    """A naive acceptance time followed by an aware one for the same holding lines, and values at and past
+    their extremes: each input ends as its outputs or as exactly one dead letter naming the field (never an
+    internal_error), and the filings behind them still flow."""
+    prefix = unique_name("poison")
+    worker = workers(prefix)
+    await worker.ready()
+    tesla = sample_xml(ROOT / "samples/71b9ada5bb7b.txt")
+
+    def event(xml: bytes, n: int, accepted: datetime) -> bytes:
+        return (
+            RawFilingEvent.for_document(
+                xml,
+                accession_number=f"0007777777-26-{n:06d}",
+                source="replay",
+                received_at=START,
+                acceptance_datetime=accepted,
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    naive = event(tesla, 1, datetime(2026, 2, 2, 10, 0))  # no offset: EDGAR's Eastern clock
+    aware = event(tesla, 2, datetime(2026, 2, 2, 16, 0, tzinfo=UTC))  # 11:00 Eastern: the newer report
+    poison = {
+        3: tesla.replace(b"<value>192320</value>", b"<value>1" + b"0" * 35 + b"</value>", 1),
+        4: tesla.replace(b"<value>192320</value>", b"<value>" + b"9" * 5000 + b"</value>", 1),
+        5: tesla.replace(b"<value>2022-11-08</value>", b"<value>0001-01-01</value>", 1),
+        6: tesla.replace(b"<value>2022-11-08</value>", b"<value>9999-12-30</value>", 1),
+        7: tesla.replace(b"<rptOwnerCik>0001494730<", "<rptOwnerCik>١٤٩٤٧٣٠<".encode(), 1),
+    }
+    bad = [event(x, n, START) for n, x in poison.items()]
+    after = event(sample_xml(ROOT / "samples/0489944b8445.xml"), 8, START)
+    await produce(broker.bootstrap, f"{prefix}.raw", [naive, aware, *bad, after], partition=0)
+
+    dead = await consume_all(broker.bootstrap, f"{prefix}.dlq", len(bad), timeout=60, extra_wait=2.0)
+    letters = [json.loads(r.value) for r in dead]
+    assert sorted(d["source_offset"] for d in letters) == [2, 3, 4, 5, 6]  # exactly one each
+    assert {d["reason"] for d in letters} == {"invalid_value"}, [(d["reason"], d["message"]) for d in letters]
+    filings = await consume_all(broker.bootstrap, f"{prefix}.filings", 3, timeout=60, extra_wait=1.0)
+    assert sorted(r.key.decode() for r in filings) == [f"0007777777-26-{n:06d}" for n in (1, 2, 8)]
+    assert worker.proc is not None and worker.proc.poll() is None
+
+    async def musk_lines() -> list[Any] | None:
+        status, body = await asyncio.to_thread(worker.get, "/holdings/owner/1494730")
+        done = status == 200 and all(line["source_accession"] == "0007777777-26-000002" for line in body)
+        return body if done else None
+
+    lines = await wait_for(musk_lines, timeout=60, interval=0.3)
+    assert lines and all(line["acceptance_datetime"].endswith(("Z", "+00:00")) for line in lines)

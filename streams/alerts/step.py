@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from streams.alerts.aggregate import filing_groups, owner_ciks
+from streams.alerts.aggregate import filing_groups, is_purchase, owner_ciks
 from streams.alerts.evaluate import late_alerts
 from streams.alerts.events import event_step
 from streams.alerts.flow import filing_date_of, flow_step
@@ -109,6 +109,8 @@ def _cluster(
 ) -> list[Alert]:
     """The cluster-buy window under ``cluster|<issuer>``: window_days of dates, MAX_CLUSTER_PURCHASES purchases,
     and at most CLUSTER_MAX_BYTES serialised (a burst of big joint filings drops its oldest entries first)."""
+    if not any(is_purchase(r) and not r.is_amendment for r in records):
+        return []  # nothing for the window: skip reading, validating and rewriting it (most filings)
     stored = state.get(cluster_key(issuer_cik))
     before = ClusterState.model_validate(stored) if stored else None
     after, alerts = cluster_step(before, records, rules)
