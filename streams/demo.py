@@ -45,7 +45,10 @@ def alert_line(alert: dict[str, Any]) -> Table:
     row.add_column(min_width=5, no_wrap=True)
     row.add_column(ratio=1, overflow="fold")
     pattern = alert.get("trader_pattern")
-    text = alert["message"] + (f" ({pattern} trader)" if pattern and pattern != "insufficient" else "")
+    # The sentence names a routine or opportunistic trader; a fresh demo mostly has too little history for either.
+    text = alert["message"] + (
+        " (trading history too short to classify)" if pattern == "insufficient" else ""
+    )
     if alert.get("is_revision"):
         text = f"[revision {alert.get('revision')}] {text}"
     rules = ", ".join(alert.get("rules") or [alert["rule"]])
