@@ -61,18 +61,6 @@ def instant(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def parse_since(text: str | None) -> datetime | None:
-    if text is None or text == "":
-        return None
-    try:
-        return instant(text)
-    except ValueError:
-        raise ApiError(
-            400,
-            f"since must be an ISO date or date-time, e.g. 2025-12-12 or 2025-12-12T09:30:00-05:00; got {text!r}",
-        ) from None
-
-
 def parse_when(text: str, name: str) -> datetime:
     """A ``since``/``until`` parameter: an ISO date or date-time."""
     try:
@@ -193,27 +181,6 @@ def select_alerts(
     return chosen[:limit]
 
 
-def transaction_time(record: Mapping[str, Any]) -> str:
-    return _when(record, "acceptance_datetime", "filed_date", "transaction_date")
-
-
-def select_transactions(
-    records: Iterable[Mapping[str, Any]], *, since: datetime | None = None, limit: int = DEFAULT_LIMIT
-) -> list[Mapping[str, Any]]:
-    chosen = [r for r in records if _after(transaction_time(r) or None, since)]
-    chosen.sort(key=lambda r: (transaction_time(r), r.get("txn_id", "")), reverse=True)
-    return chosen[:limit]
-
-
-def merge_alerts(answers: Iterable[Iterable[Mapping[str, Any]]], limit: int) -> list[Mapping[str, Any]]:
-    """Several workers' newest-first answers as one newest-first list (an alert once, even if two answered)."""
-    by_id: dict[str, Mapping[str, Any]] = {}
-    for answer in answers:
-        for alert in answer:
-            by_id.setdefault(str(alert.get("alert_id")), alert)
-    return select_alerts(by_id.values(), limit=limit)
-
-
 def holding_order(line: Mapping[str, Any]) -> tuple[str, ...]:
     key = line.get("key", {})
     return (
@@ -225,14 +192,6 @@ def holding_order(line: Mapping[str, Any]) -> tuple[str, ...]:
         str(key.get("direct_indirect") or ""),
         str(key.get("nature_of_ownership") or ""),
     )
-
-
-def bounded(items: list[Any], new: Iterable[Any], keep: int, id_field: str) -> list[Any]:
-    """``items`` with ``new`` added (replacing same ids), keeping the ``keep`` most recent (appended last)."""
-    fresh = list(new)
-    ids = {item[id_field] for item in fresh}
-    kept = [item for item in items if item[id_field] not in ids] + fresh
-    return kept[-keep:]
 
 
 def openapi_document(title: str, version: str) -> dict[str, Any]:
@@ -278,6 +237,15 @@ def openapi_document(title: str, version: str) -> dict[str, Any]:
 
     cik = {"type": "string", "pattern": r"^\d{1,10}$"}
     since = param("since", "query", "only newer than this ISO date or date-time", {"type": "string"})
+    until = param(
+        "until", "query", "only older than this ISO date (the whole day) or date-time", {"type": "string"}
+    )
+    cursor = param(
+        "cursor",
+        "query",
+        "the X-Next-Cursor of the previous page (the Link header has the whole URL)",
+        {"type": "string"},
+    )
     limit = param(
         "limit",
         "query",
@@ -323,16 +291,67 @@ def openapi_document(title: str, version: str) -> dict[str, Any]:
                         param("owner", "query", "insider CIK", cik),
                         param("rule", "query", "rule name, e.g. large_disposition", {"type": "string"}),
                         since,
+                        until,
                         limit,
+                        cursor,
                     ],
                     "responses": responses(array_of("Alert")),
                 }
             },
             "/transactions/issuer/{cik}": {
                 "get": {
-                    "summary": "recent transaction records of an issuer, newest first",
-                    "parameters": [param("cik", "path", "the issuer's CIK", cik), since, limit],
+                    "summary": "an issuer's transaction records, newest first, paged (X-Next-Cursor, Link)",
+                    "parameters": [
+                        param("cik", "path", "the issuer's CIK", cik),
+                        since,
+                        until,
+                        limit,
+                        cursor,
+                    ],
                     "responses": responses(array_of("TransactionRecord")),
+                }
+            },
+            "/transactions/owner/{cik}": {
+                "get": {
+                    "summary": "an insider's transaction records across issuers, newest first, paged",
+                    "parameters": [
+                        param("cik", "path", "the insider's CIK", cik),
+                        since,
+                        until,
+                        limit,
+                        cursor,
+                    ],
+                    "responses": responses(array_of("TransactionRecord")),
+                }
+            },
+            "/issuers/{cik}/flow": {
+                "get": {
+                    "summary": "net discretionary insider flow over 30, 90, 180 and 365 days of filing dates",
+                    "parameters": [
+                        param("cik", "path", "the issuer's CIK", cik),
+                        param(
+                            "end",
+                            "query",
+                            "last filing date of the windows (default today, Eastern)",
+                            {"type": "string"},
+                        ),
+                    ],
+                    "responses": responses(
+                        {"description": "{issuer_cik, end, windows: [...]}, decimals as strings"}
+                    ),
+                }
+            },
+            "/alerts/stream": {
+                "get": {
+                    "summary": "server-sent events: each alert stored or revised, id = arrival number (Last-Event-ID)",
+                    "responses": {"200": {"description": "text/event-stream"}},
+                }
+            },
+            "/alerts/poll": {
+                "get": {
+                    "summary": "alerts stored or revised after arrival `after`, oldest first: {items, last_arrival}",
+                    "parameters": [param("after", "query", "an arrival number", {"type": "integer"}), limit],
+                    "responses": responses({"description": "{items: [Alert], last_arrival: N}"}),
                 }
             },
             "/issuers/ticker/{ticker}": {
