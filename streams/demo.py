@@ -45,10 +45,11 @@ def alert_line(alert: dict[str, Any]) -> Table:
     row.add_column(min_width=5, no_wrap=True)
     row.add_column(ratio=1, overflow="fold")
     pattern = alert.get("trader_pattern")
-    # The sentence names a routine or opportunistic trader; a fresh demo mostly has too little history for either.
-    text = alert["message"] + (
-        " (trading history too short to classify)" if pattern == "insufficient" else ""
-    )
+    text = alert["message"]
+    if pattern == "insufficient":  # a fresh demo mostly has too little history to classify anyone
+        text += " (trading history too short to classify)"
+    elif pattern and pattern not in text:
+        text += f" ({pattern} trader)"
     if alert.get("is_revision"):
         text = f"[revision {alert.get('revision')}] {text}"
     rules = ", ".join(alert.get("rules") or [alert["rule"]])

@@ -61,9 +61,9 @@ def update_line(state: State, index_name: str, candidate: HoldingState) -> Holdi
     new = apply(current, candidate)
     if new is None:
         return None
-    state.put(key("line", line_key), new.model_dump(mode="json"))
-    if current is None:
-        index.add(state, index_name, line_key)
+    if current is None:  # the index first: a crash between the two writes then leaves an index entry
+        index.add(state, index_name, line_key)  # without its line (skipped by readers, filled on redelivery),
+    state.put(key("line", line_key), new.model_dump(mode="json"))  # never a line no index reaches
     return new
 
 
