@@ -49,6 +49,11 @@ def envelope(xml: bytes, n: int) -> bytes:
     )
 
 
+def superseded(want: dict[str, Any]) -> set[str]:
+    """Records republished with superseded_by by a later amendment: two versions under one key by design."""
+    return {k for k, v in want["records"].items() if json.loads(v).get("superseded_by")}
+
+
 async def count(bootstrap: str, topic: str) -> int:
     return len(await consume_all(bootstrap, topic, None, timeout=30, quiet=0.3))
 
@@ -84,24 +89,19 @@ async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedB
         broker.bootstrap, f"{prefix}.transactions", len(want["records"]), timeout=120
     )
     alerts = await consume_all(broker.bootstrap, f"{prefix}.alerts", len(want["alerts"]), timeout=120)
-    for topic_records, wanted in ((transactions, want["records"]), (alerts, want["alerts"])):
-        latest: dict[str, Any] = {}
-        versions: dict[tuple[str, object, object], set[bytes]] = defaultdict(set)
-        for r in topic_records:  # one key lives on one partition: the list is in offset order per key
-            value = json.loads(r.value)
-            latest[r.key.decode()] = value
-            source = tuple(value.get("accession_numbers") or [value.get("accession_number")])
-            versions[(r.key.decode(), value.get("revision"), source)].add(r.value)
-        assert set(latest) == set(wanted)  # every record and every alert came out
-        # A redelivery republishes the same value under the same key (a later revision, or another filing of
-        # the same event, is a new value).
-        doubled = {k: sorted(v) for k, v in versions.items() if len(v) > 1}
-        assert not doubled, next(iter(doubled.items()))
-    # Records are exactly what the pure functions compute. (An alert's revision count can differ: a kill in the
-    # middle of applying one event's state leaves part of it, and its redelivery then counts what is there.)
+    versions: dict[str, set[bytes]] = defaultdict(set)
+    for r in transactions:
+        versions[r.key.decode()].add(r.value)
+    doubled = {k: v for k, v in versions.items() if len(v) > 1 and k not in superseded(want)}
+    assert not doubled, next(iter(doubled.items()))  # a redelivered row is the same record under the same key
+    # Every record exactly as the pure functions compute it (the latest version of each key).
     assert {r.key.decode(): json.loads(r.value) for r in transactions} == {
         k: json.loads(v) for k, v in want["records"].items()
     }
+    # Every alert came out. (Its revision count and history fields may differ from a run without kills: the
+    # writes of one event are applied key by key, and a kill among them leaves part of its history, which the
+    # redelivered event then counts.)
+    assert {r.key.decode() for r in alerts} == set(want["alerts"])
     dead = await consume_all(broker.bootstrap, f"{prefix}.dlq", None, timeout=10, quiet=1.0)
     assert dead == []
     await table_equals(worker, expected_lines(want))
