@@ -253,6 +253,15 @@ def openapi_document(title: str, version: str) -> dict[str, Any]:
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
     )
 
+    def records_of(whose: str, what: str, scope: str = "") -> dict[str, Any]:
+        return {
+            "get": {
+                "summary": f"{whose} transaction records, {scope}newest first, paged (X-Next-Cursor, Link)",
+                "parameters": [param("cik", "path", what, cik), since, until, limit, cursor],
+                "responses": responses(array_of("TransactionRecord")),
+            }
+        }
+
     def responses(ok: dict[str, Any]) -> dict[str, Any]:
         return {
             "200": ok,
@@ -298,32 +307,8 @@ def openapi_document(title: str, version: str) -> dict[str, Any]:
                     "responses": responses(array_of("Alert")),
                 }
             },
-            "/transactions/issuer/{cik}": {
-                "get": {
-                    "summary": "an issuer's transaction records, newest first, paged (X-Next-Cursor, Link)",
-                    "parameters": [
-                        param("cik", "path", "the issuer's CIK", cik),
-                        since,
-                        until,
-                        limit,
-                        cursor,
-                    ],
-                    "responses": responses(array_of("TransactionRecord")),
-                }
-            },
-            "/transactions/owner/{cik}": {
-                "get": {
-                    "summary": "an insider's transaction records across issuers, newest first, paged",
-                    "parameters": [
-                        param("cik", "path", "the insider's CIK", cik),
-                        since,
-                        until,
-                        limit,
-                        cursor,
-                    ],
-                    "responses": responses(array_of("TransactionRecord")),
-                }
-            },
+            "/transactions/issuer/{cik}": records_of("an issuer's", "the issuer's CIK"),
+            "/transactions/owner/{cik}": records_of("an insider's", "the insider's CIK", "across issuers, "),
             "/issuers/{cik}/flow": {
                 "get": {
                     "summary": "net discretionary insider flow over 30, 90, 180 and 365 days of filing dates",

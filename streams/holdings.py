@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from streams.models import HoldingRetraction, HoldingState
+from streams.records import holding_key_string
 from streams.state import State, index, key
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -39,8 +40,6 @@ def apply(current: HoldingState | None, candidate: HoldingState) -> HoldingState
 def replay(candidates: list[HoldingState]) -> dict[str, HoldingState]:
     """The table a sequence of candidates leaves behind, in any arrival order: the reference the stream's
     table is compared with in tests (recomputation after restarts, two workers against one)."""
-    from streams.records import holding_key_string
-
     table: dict[str, HoldingState] = {}
     for candidate in candidates:
         key = holding_key_string(candidate.key)
@@ -53,8 +52,6 @@ def replay(candidates: list[HoldingState]) -> dict[str, HoldingState]:
 def update_line(state: State, index_name: str, candidate: HoldingState) -> HoldingState | None:
     """Apply the rule to the line stored in ``state``; a new line joins index ``index_name`` (``o|<owner>`` on
     the owner side, ``i|<issuer>`` on the issuer side). Returns the new state, or None when nothing changed."""
-    from streams.records import holding_key_string
-
     line_key = holding_key_string(candidate.key)
     stored = state.get(key("line", line_key))
     current = HoldingState.model_validate(stored) if stored is not None else None
@@ -82,8 +79,6 @@ def retracts(current: HoldingState | None, retraction: HoldingRetraction) -> boo
 def retract_line(state: State, retraction: HoldingRetraction) -> HoldingState | None:
     """Drop the line ``retracts`` names from ``state``; the dropped state (publish a tombstone for its key), or
     None when the line stays. The line's key may stay in its indexes: readers skip keys without a line."""
-    from streams.records import holding_key_string
-
     line_key = holding_key_string(retraction.key)
     stored = state.get(key("line", line_key))
     current = HoldingState.model_validate(stored) if stored is not None else None

@@ -131,7 +131,6 @@ class Outputs:
     retract: list[HoldingRetraction] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     holdings: list[HoldingState] = field(default_factory=list)
-    issuer_lines: list[HoldingState] = field(default_factory=list)
 
 
 def seen_key(filing: Filing) -> str:
@@ -153,7 +152,8 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
     for retraction in amended.retract:
         retract_line(state, retraction)
     issuer_index = f"i|{filing.issuer.cik}"
-    issuer_lines = [new for c in holdings if (new := update_line(state, issuer_index, c)) is not None]
+    for candidate in holdings:  # the issuer side's lines (the owner side is the holdings agent's)
+        update_line(state, issuer_index, candidate)
     _remember_profile(filing, state)
     state.put(seen_key(filing), filing.raw_sha256)
     return Outputs(
@@ -164,7 +164,6 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
         retract=amended.retract,
         alerts=alerts,
         holdings=holdings,
-        issuer_lines=issuer_lines,
     )
 
 

@@ -270,11 +270,8 @@ def declare_views(
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
         """Prometheus metrics; consumer lag is measured now, per assigned partition."""
-        update_lag()
-        return web.bytes(metrics.render(), content_type=CONTENT_TYPE.split(";")[0])
-
-    def update_lag() -> None:
         metrics.update_lag(app.consumer, source_topics)
+        return web.bytes(metrics.render(), content_type=CONTENT_TYPE.split(";")[0])
 
     @app.page("/")
     async def page(web: Any, request: Any) -> Any:
