@@ -29,6 +29,11 @@ MAX_FIELD_CHARS = 1000
 # real footnote and remark seen is under 2,000 characters, and what derivation looks for (a 10b5-1 mention,
 # an adoption date, a price range) is stated early. The as-filed text is kept whole.
 FREE_TEXT_CAP = 8192
+# Derivation reads at most this many characters of one filing's footnotes in all (each counted up to
+# FREE_TEXT_CAP), in document order, so a filing of the full size cap packed with footnotes parses in a bounded
+# time. Real filings use a few percent of it: the most seen is 15,000 characters in 34 footnotes. Footnotes past
+# it keep their text; rows citing one carry the value flag ``footnote_not_read``.
+FOOTNOTE_TEXT_BUDGET = 256 * 1024
 
 
 def date_in_bounds(value: date) -> bool:

@@ -164,7 +164,8 @@ class TransactionDerived(Contract):
         "price_implausible (>= $1M a share), price_outside_range (more than 10% outside every range the "
         "price's footnotes state), price_outlier (10x above or below the median open-market price of the "
         "filing's rows of the same security, 3 or more rows), value_implausible (shares x price or total "
-        "value over $100B)",
+        "value over $100B), footnote_not_read (the row cites a footnote past the filing's 262,144 characters "
+        "of footnotes read for derivation: its ranges, average and plan facts were not derived)",
     )
     footnote_texts: list[str] = Field(
         default_factory=list,

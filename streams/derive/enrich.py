@@ -11,7 +11,7 @@ from decimal import Decimal
 from hashlib import blake2b
 from typing import Any
 
-from streams.bounds import FREE_TEXT_CAP
+from streams.bounds import FOOTNOTE_TEXT_BUDGET, FREE_TEXT_CAP
 from streams.derive.calendar import business_days_between, edgar_filing_date
 from streams.derive.codes import category, date_plausible, edgar_display_code, is_open_market
 from streams.derive.plans import mentions_10b5_1, plan_adoption_date
@@ -41,12 +41,19 @@ class FootnoteFacts:
     ranges: tuple[tuple[Decimal, Decimal], ...]
     mentions_plan: bool
     plan_adopted: date | None
+    read: bool = True  # False past FOOTNOTE_TEXT_BUDGET: nothing was derived from the text
 
 
 def read_footnotes(footnotes: dict[str, str]) -> dict[str, FootnoteFacts]:
-    """Each footnote's facts, from its first FREE_TEXT_CAP characters (see streams.derive)."""
+    """Each footnote's facts, from its first FREE_TEXT_CAP characters (see streams.derive), until
+    FOOTNOTE_TEXT_BUDGET characters have been read; the footnotes after that are marked unread."""
     facts = {}
+    budget = FOOTNOTE_TEXT_BUDGET
     for fid, text in footnotes.items():
+        budget -= min(len(text), FREE_TEXT_CAP)
+        if budget < 0:
+            facts[fid] = FootnoteFacts(text, False, (), False, None, read=False)
+            continue
         mentions = mentions_10b5_1(text)
         facts[fid] = FootnoteFacts(
             text=text,
@@ -233,7 +240,8 @@ def _derive_transaction(
         "date_plausible": date_plausible(
             row.get("transaction_date"), period_of_report=doc.get("period_of_report"), filed=filed
         ),
-        "value_flags": _value_flags(row, price, price_range, price_notes),
+        "value_flags": _value_flags(row, price, price_range, price_notes)
+        + (["footnote_not_read"] if any(not n.read for n in row_notes) else []),
         "footnote_texts": bounded_texts([n.text for n in row_notes]),
     }
 
@@ -261,7 +269,7 @@ def _value_flags(
     """Flags, never corrections: the as-filed values stay as filed. Each flag is a reason code:
     ``price_equals_total_value``, ``price_implausible`` (>= $1M a share), ``price_outside_range`` (more than
     RANGE_SLACK outside every range the price's footnotes state), ``value_implausible`` (shares x price or the total value over
-    $100B); ``price_outlier`` is added per filing (``flag_price_outliers``)."""
+    $100B); ``price_outlier`` is added per filing (``flag_price_outliers``), ``footnote_not_read`` per row."""
     flags = []
     total = row.get("total_value")
     shares = row.get("shares")

@@ -8,6 +8,7 @@ fire on it ("Rule 10b-5 under the Exchange Act", "Rule 10b-5(b)").
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
 
 from streams.bounds import FREE_TEXT_CAP, date_in_bounds
@@ -84,20 +85,33 @@ def mentions_10b5_1(text: str | None) -> bool:
     return _MAYBE.search(text) is not None and _MENTION.search(text) is not None
 
 
-def _sentences(text: str) -> list[str]:
+def _sentences(text: str) -> Iterator[str]:
     """Split on sentence punctuation, gluing back splits after abbreviations ("Mr. Smith") or before a
     piece that does not start with a capital ("Dec. 6", "Inc. and").
 
     Linear: a sentence is built as a list of pieces, and the abbreviation test looks only at the tail of the
-    piece before the split (an abbreviation is a short word), never at the whole sentence so far.
+    piece before the split (an abbreviation is a short word), never at the whole sentence so far. Lazy, so a
+    reader that finds its date in the first sentences does not split the rest.
     """
-    out: list[list[str]] = []
-    for piece in _SENTENCE_END.split(text):
-        if out and (_ABBREVIATION.search(out[-1][-1][-_ABBREVIATION_TAIL:]) or not piece[:1].isupper()):
-            out[-1].append(piece)
-        else:
-            out.append([piece])
-    return [" ".join(pieces) for pieces in out]
+    sentence: list[str] = []
+    for piece in _pieces(text):
+        if sentence and (_ABBREVIATION.search(sentence[-1][-_ABBREVIATION_TAIL:]) or not piece[:1].isupper()):
+            sentence.append(piece)
+            continue
+        if sentence:
+            yield " ".join(sentence)
+        sentence = [piece]
+    if sentence:
+        yield " ".join(sentence)
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """``_SENTENCE_END.split(text)``, one piece at a time."""
+    start = 0
+    for end in _SENTENCE_END.finditer(text):
+        yield text[start : end.start()]
+        start = end.end()
+    yield text[start:]
 
 
 def _to_date(found: re.Match[str]) -> date | None:

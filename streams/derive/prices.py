@@ -44,11 +44,12 @@ def is_weighted_average_text(text: str | None) -> bool:
         return False
     if _AVERAGE_WEIGHTED.search(text):
         return True
-    found = [
-        _VOLUME_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None
-        for m in _WEIGHTED.finditer(text)
-    ]
-    return any(found) or (bool(found) and bool(price_ranges(text)))
+    says_volume_weighted = False
+    for m in _WEIGHTED.finditer(text):
+        if _VOLUME_BEFORE.search(text, max(0, m.start() - 16), m.start()) is None:
+            return True
+        says_volume_weighted = True
+    return says_volume_weighted and bool(price_ranges(text))
 
 
 def price_ranges(text: str | None) -> list[tuple[Decimal, Decimal]]:
