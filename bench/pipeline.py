@@ -40,6 +40,7 @@ from streams.models import DeadLetter, RawFilingEvent  # noqa: E402
 from streams.parse.sgml import looks_like_submission, unwrap_submission  # noqa: E402
 from streams.process import Source, identity, is_duplicate, process_filing, read_event  # noqa: E402
 from streams.records import holding_key_string  # noqa: E402
+from streams.settings import Settings  # noqa: E402
 from streams.state import DictState  # noqa: E402
 from streams.topics import Topics, ensure_topics  # noqa: E402
 
@@ -134,7 +135,11 @@ async def drain(bootstrap: str, topics: Topics, expected_filings: int, timeout: 
     return seen
 
 
-async def reference_pipeline(bootstrap: str, topics: Topics, stop: asyncio.Event) -> None:
+async def reference_pipeline(
+    bootstrap: str, topics: Topics, stop: asyncio.Event, ready: asyncio.Event
+) -> None:
+    """Sets ``ready`` once the group has assigned its partitions, as the worker's readiness does, so no
+    filing waits for the join."""
     rules = load_rules(None)
     consumer = AIOKafkaConsumer(
         topics.raw,
@@ -142,6 +147,7 @@ async def reference_pipeline(bootstrap: str, topics: Topics, stop: asyncio.Event
         auto_offset_reset="earliest",
         group_id=f"ref-{uuid.uuid4().hex[:8]}",
         max_poll_records=500,
+        fetch_max_wait_ms=round(Settings().consumer_fetch_max_wait * 1000),  # the worker's wait
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024)
     await consumer.start()
@@ -150,6 +156,8 @@ async def reference_pipeline(bootstrap: str, topics: Topics, stop: asyncio.Event
     holdings: dict = {}
     try:
         while not stop.is_set():
+            if consumer.assignment():
+                ready.set()
             batch = await consumer.getmany(timeout_ms=100)
             for tp, messages in batch.items():
                 for m in messages:
@@ -271,7 +279,9 @@ async def run_one(
             task = None
         else:
             proc = None
-            task = asyncio.create_task(reference_pipeline(broker.bootstrap, topics, stop))
+            ready = asyncio.Event()
+            task = asyncio.create_task(reference_pipeline(broker.bootstrap, topics, stop, ready))
+            await asyncio.wait_for(ready.wait(), timeout=60)
         try:
             items = envelopes(count, run * 10 + (0 if mode == "throughput" else 1), scenario)
             sent = await produce(broker.bootstrap, topics.raw, items, rate)

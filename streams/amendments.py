@@ -21,11 +21,11 @@ Memory lives only in the State port, in values bounded whatever the history:
 - ``amend|<issuer>|<owners>|filed|<date>`` / ``amend|…|period|<date>``: amendments that found no original, by
   their ``dateOfOriginalSubmission`` and period of report. At most ``MAX_ENTRIES_PER_KEY`` entries of about
   250 bytes (linked ones dropped first, then the oldest).
-- ``rec|<id>``: a filing's row and footnote counts; ``rec|<id>|<n>``: its n-th record as last published, citing
-  footnote texts by number; ``rec|<id>|note|<k>``: a footnote text, once per filing. At most
-  ``ROW_CHUNK_CHARS`` ASCII characters per value (under 64 KB once serialised); a longer one continues under
-  ``|1``, ``|2``... Kept for originals with transactions and for waiting amendments; never pruned here (like
-  the per-accession records table they replace): one key per row and footnote.
+- ``rec|<id>``: a filing's records as last published and the footnote texts they cite (each once, cited by
+  number), as one ASCII JSON text: at most ``ROW_CHUNK_CHARS`` characters per value (under 64 KB once
+  serialised), a longer text continuing under ``rec|<id>|<digest>|1``, ``|2``... (one value for a typical
+  filing, a few hundred for the largest legal one). Kept for originals with transactions and for waiting
+  amendments; never pruned here (like the per-accession records table they replace): one key per filing.
 
 ``<owners>`` is the sorted owner CIKs joined by commas; ``<id>`` the accession number, or ``sha256:<hash>`` of a
 bare document, which is also what ``amends_accession`` and ``superseded_by`` carry for one.
@@ -421,54 +421,69 @@ def _mark_linked(filing: Filing, entry: dict[str, Any], me: str, method: str, st
 
 
 def _store_rows(state: State, me: str, records: list[TransactionRecord]) -> None:
-    """One record per key as ASCII JSON, the footnote texts rows cite stored once per filing and referred to by
-    number (a long footnote cited by 1,000 rows is kept once, not 1,000 times)."""
+    """The records and the footnote texts they cite as one ASCII JSON text (in as few values as fit: one for a
+    typical filing, so one changelog write), each footnote text once per filing and cited by number (a long
+    footnote cited by 1,000 rows is kept once, not 1,000 times)."""
     if not records:
         return
     notes: dict[str, int] = {}
-    for n, record in enumerate(records):
+    rows = []
+    for record in records:
         row = record.model_dump(mode="json")
         texts = row["derived"]["footnote_texts"]
         row["derived"]["footnote_texts"] = [notes.setdefault(t, len(notes)) for t in texts]
-        _put_text(state, key("rec", me, str(n)), json.dumps(row, separators=(",", ":"), sort_keys=True))
-    for text, k in notes.items():
-        _put_text(state, key("rec", me, "note", str(k)), json.dumps(text))
-    head = {"rows": len(records), "notes": len(notes)}
-    if state.get(key("rec", me)) != head:
-        state.put(key("rec", me), head)
+        rows.append(row)
+    stored = {"rows": rows, "notes": list(notes)}
+    _put_text(state, key("rec", me), json.dumps(stored, separators=(",", ":"), sort_keys=True))
 
 
 def _load_rows(state: State, me: str, rows: int) -> Iterator[TransactionRecord]:
-    head = state.get(key("rec", me)) or {"notes": 0}
-    notes = [
-        json.loads(_get_text(state, key("rec", me, "note", str(k))) or '""') for k in range(head["notes"])
-    ]
-    for n in range(rows):
-        text = _get_text(state, key("rec", me, str(n)))
-        if text is None:
-            return  # an entry without its rows (never expected): link, but supersede nothing more
-        row = json.loads(text)
-        row["derived"]["footnote_texts"] = [notes[k] for k in row["derived"]["footnote_texts"]]
+    text = _get_text(state, key("rec", me))
+    if text is None:
+        return  # an entry without its rows (never expected): link, but supersede nothing
+    stored = json.loads(text)
+    for row in stored["rows"][:rows]:
+        row["derived"]["footnote_texts"] = [stored["notes"][k] for k in row["derived"]["footnote_texts"]]
         yield TransactionRecord.model_validate(row)
 
 
 def _put_text(state: State, k: str, text: str) -> None:
-    """``text`` (ASCII) under ``k``, continued under ``k|1``, ``k|2``... past ``ROW_CHUNK_CHARS``; rewrites only
-    what changed, so storing the same text again writes nothing."""
+    """``text`` (ASCII) under ``k``, continued past ``ROW_CHUNK_CHARS`` under ``k|<digest>|1``, ``|2``...; storing
+    the same text again writes nothing.
+
+    The parts of a longer text are named for its digest and written before the head that names them, and the
+    previous version's parts are deleted after it: a kill between the writes leaves a whole version readable.
+    """
     parts = [text[p : p + ROW_CHUNK_CHARS] for p in range(0, len(text), ROW_CHUNK_CHARS)] or [""]
-    head = {"parts": len(parts), "text": parts[0]}
-    if state.get(k) == head:
+    digest = _digest(text) if len(parts) > 1 else None
+    head = {"parts": len(parts), "text": parts[0], "digest": digest}
+    old = state.get(k)
+    if old == head:
         return
-    state.put(k, head)
     for p, part in enumerate(parts[1:], start=1):
-        state.put(key(k, str(p)), part)
+        state.put(key(k, str(digest), str(p)), part)
+    state.put(k, head)
+    if old and old.get("digest") and old["digest"] != digest:
+        for p in range(1, old["parts"]):
+            state.put(key(k, old["digest"], str(p)), None)
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _get_text(state: State, k: str) -> str | None:
+    """The text ``_put_text`` stored, or None when there is none whole (never expected: see ``_put_text``)."""
     head = state.get(k)
     if head is None:
         return None
-    return str(head["text"]) + "".join(str(state.get(key(k, str(p))) or "") for p in range(1, head["parts"]))
+    if head["parts"] == 1:
+        return str(head["text"])
+    digest = head["digest"]
+    text = str(head["text"]) + "".join(
+        str(state.get(key(k, digest, str(p))) or "") for p in range(1, head["parts"])
+    )
+    return text if _digest(text) == digest else None
 
 
 # --------------------------------------------------------------------------------------------- holdings

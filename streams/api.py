@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -140,45 +140,6 @@ def error_middleware(token: str | None) -> Callable[[Any, Handler], Awaitable[An
             return answer(ApiError(405, f"{request.method} is not allowed on {request.path[:200]}"))
 
     return middleware
-
-
-def _when(item: Mapping[str, Any], *fields: str) -> str:
-    """ISO time of a stored dict, for newest-first ordering (missing sorts last)."""
-    for name in fields:
-        value = item.get(name)
-        if value:
-            return str(value)
-    return ""
-
-
-def _after(value: str | None, since: datetime | None) -> bool:
-    if since is None:
-        return True
-    return value is not None and value != "" and instant(value) >= since
-
-
-def alert_time(alert: Mapping[str, Any]) -> str:
-    return _when(alert, "acceptance_datetime", "window_end")
-
-
-def select_alerts(
-    alerts: Iterable[Mapping[str, Any]],
-    *,
-    owner: str | None = None,
-    rule: str | None = None,
-    since: datetime | None = None,
-    limit: int = DEFAULT_LIMIT,
-) -> list[Mapping[str, Any]]:
-    """Stored alerts (JSON dicts) that match, newest first (acceptance time, then id), at most ``limit``."""
-    chosen = [
-        a
-        for a in alerts
-        if (rule is None or a.get("rule") == rule)
-        and (owner is None or any(o.get("cik") == owner for o in a.get("owners", [])))
-        and _after(alert_time(a) or None, since)
-    ]
-    chosen.sort(key=lambda a: (alert_time(a), a.get("alert_id", "")), reverse=True)
-    return chosen[:limit]
 
 
 def holding_order(line: Mapping[str, Any]) -> tuple[str, ...]:

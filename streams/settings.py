@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         description="Producer linger in seconds: wait this long to batch records (0.01 s gives ~25 % more "
         "throughput than 0).",
     )
+    consumer_fetch_max_wait: float = Field(
+        0.1,
+        ge=0.001,
+        le=30,
+        description="Longest a worker's fetch waits for records, in seconds. Kafka answers as soon as a record "
+        "arrives; Tansu holds each fetch this long, adding up to it to every hop (Faust's own value: 1.5 s).",
+    )
     producer_max_batch_size: int | None = Field(
         None,
         ge=1,

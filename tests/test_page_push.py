@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from streams.api import ApiError, select_alerts
+from streams.api import ApiError
 from tests.test_page import CHROMIUM_ARGS, SAMPLES, chromium_path
 from tests.test_pipeline import expected_outputs
 
@@ -75,7 +75,10 @@ class FakeWorker:
 
     async def alerts(self, request: web.Request) -> web.Response:
         self.polled.append(request.path_qs)
-        return web.json_response(select_alerts(self.polled_alerts, limit=50))
+        newest_first = sorted(
+            self.polled_alerts, key=lambda a: a.get("acceptance_datetime") or "", reverse=True
+        )
+        return web.json_response(newest_first[:50])
 
     async def alert_stream(self, request: web.Request) -> web.StreamResponse:
         self.stream_requests.append(

@@ -15,6 +15,7 @@ from streams.alerts import RulesConfig, load_rules
 from streams.app.agents import Channels, Pipeline, declare_agents
 from streams.app.outputs import Publisher
 from streams.app.tables import declare_tables
+from streams.app.transport import App
 from streams.app.views import declare_views
 from streams.metrics import PipelineMetrics
 from streams.settings import Settings, faust_app_kwargs
@@ -39,7 +40,11 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
     settings = settings or Settings()
     rules = rules or load_rules(settings.rules_file)
     topics = settings.topics
-    app = faust.App(app_id(settings), **faust_app_kwargs(settings))
+    app = App(
+        app_id(settings),
+        fetch_max_wait_ms=round(settings.consumer_fetch_max_wait * 1000),
+        **faust_app_kwargs(settings),
+    )
     large = {"max.message.bytes": str(settings.filing_message_max_bytes)}
     channels = Channels(
         raw=_raw_topic(app, topics.raw),

@@ -95,6 +95,7 @@ async def run_sink(settings: Settings, stop: asyncio.Event, metrics: SinkMetrics
             enable_auto_commit=False,
             auto_offset_reset="earliest",  # an offset the broker no longer has: the oldest it has
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_wait_ms=round(settings.consumer_fetch_max_wait * 1000),  # SSE latency on Tansu
         )
         await consumer.start()
         try:
