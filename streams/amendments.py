@@ -12,7 +12,9 @@ is inferred, and only a unique candidate links (``ambiguous`` or ``no_original_f
 An amendment restates the filing, so what it supersedes is matched by what an amendment can change, per table
 (``match_rows``): identical rows first, then the most similar signatures, then the rest by position when the
 table has as many rows in both; rows it leaves alone stay live. An amendment that arrives first waits and is
-linked when its original arrives: the original's restated rows are then published already superseded.
+linked when its original arrives: the original's restated rows are then published already superseded. Of
+several amendments of one original, the latest accepted restates: it supersedes what it restates in the
+original and in the earlier amendments, and an earlier one arriving later comes out with those rows superseded.
 
 Memory lives only in the State port, in values bounded whatever the history:
 
@@ -21,11 +23,13 @@ Memory lives only in the State port, in values bounded whatever the history:
 - ``amend|<issuer>|<owners>|filed|<date>`` / ``amend|…|period|<date>``: amendments that found no original, by
   their ``dateOfOriginalSubmission`` and period of report. At most ``MAX_ENTRIES_PER_KEY`` entries of about
   250 bytes (linked ones dropped first, then the oldest).
+- ``amended|<id>``: the amendments linked to original ``<id>``, with their acceptance times, at most
+  ``MAX_ENTRIES_PER_KEY`` (oldest dropped).
 - ``rec|<id>``: a filing's records as last published and the footnote texts they cite (each once, cited by
   number), as one ASCII JSON text: at most ``ROW_CHUNK_CHARS`` characters per value (under 64 KB once
   serialised), a longer text continuing under ``rec|<id>|<digest>|1``, ``|2``... (one value for a typical
-  filing, a few hundred for the largest legal one). Kept for originals with transactions and for waiting
-  amendments; never pruned here (like the per-accession records table they replace): one key per filing.
+  filing, a few hundred for the largest legal one). Kept for originals with transactions and for amendments;
+  never pruned here (like the per-accession records table they replace): one key per filing.
 
 ``<owners>`` is the sorted owner CIKs joined by commas; ``<id>`` the accession number, or ``sha256:<hash>`` of a
 bare document, which is also what ``amends_accession`` and ``superseded_by`` carry for one.
@@ -38,7 +42,7 @@ import json
 from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from streams.derive.enrich import filing_identity
@@ -229,18 +233,34 @@ def _amendment(filing: Filing, state: State) -> AmendmentOutcome:
         if method == NO_ORIGINAL:
             _remember_waiting(filing, me, records, state)
         return AmendmentOutcome(records=records)
-    earlier = list(_load_rows(state, original["id"], original["rows"]))
-    pairs = match_rows(earlier, records)
-    superseded = {
-        i: earlier[i].model_copy(update={"superseded_by": me, "supersede_match": how}) for i, _, how in pairs
-    }
-    # The original's rows are kept as last published, so the original again republishes them superseded.
-    _store_rows(state, original["id"], [superseded.get(i, r) for i, r in enumerate(earlier)])
-    return AmendmentOutcome(
-        records=records,
-        superseded=list(superseded.values()),
-        retract=_retractions(filing, earlier, records, pairs, me),
-    )
+    accepted = _accepted(filing)
+    siblings = [e for e in _entries(state, key("amended", original["id"])) if e["id"] != me]
+    later = sorted((e for e in siblings if _is_later(e["accepted"], accepted)), key=_acceptance_order)
+    earlier_siblings = [e for e in siblings if not _is_later(e["accepted"], accepted)]
+    claimed_later = {e["id"] for e in later}
+    outcome = AmendmentOutcome(records=records)
+    # The original's rows, then each earlier amendment's rows, that this one restates; a row a later-accepted
+    # amendment restates stays superseded by that one.
+    for target in [original, *earlier_siblings]:
+        rows = list(_load_rows(state, target["id"], target["rows"]))
+        pairs = [p for p in match_rows(rows, records) if rows[p[0]].superseded_by not in claimed_later]
+        restated = {
+            i: rows[i].model_copy(update={"superseded_by": me, "supersede_match": how}) for i, _, how in pairs
+        }
+        # Rows are kept as last published, so a redelivered filing republishes them as they now stand.
+        _store_rows(state, target["id"], [restated.get(i, r) for i, r in enumerate(rows)])
+        outcome.superseded += restated.values()
+        outcome.retract += _retractions(filing, rows, records, pairs, me)
+    # This amendment's own rows that a later-accepted one (arrived first) restates: the latest wins.
+    for sibling in later:
+        for _, j, how in match_rows(records, list(_load_rows(state, sibling["id"], sibling["rows"]))):
+            records[j] = records[j].model_copy(
+                update={"superseded_by": sibling["id"], "supersede_match": how}
+            )
+    outcome.records = records
+    _store_rows(state, me, records)
+    _add_entry(state, key("amended", original["id"]), {"id": me, "rows": len(records), "accepted": accepted})
+    return outcome
 
 
 def _original(filing: Filing, state: State) -> AmendmentOutcome:
@@ -253,15 +273,26 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
         for n, r in enumerate(_load_rows(state, me, len(records)))
         if r.superseded_by is not None
     }
-    relinked: list[TransactionRecord] = []
-    for entry, method in _waiting_for(filing, me, state):
-        rows = list(_load_rows(state, entry["id"], entry["rows"]))
-        for i, _, how in match_rows(records, rows):
-            restated[i] = (entry["id"], how)  # entries come oldest first: the latest amendment wins
-        relinked += [
-            r.model_copy(update={"amends_accession": me, "amendment_link_method": method}) for r in rows
+    waiting = sorted(_waiting_for(filing, me, state), key=lambda found: _acceptance_order(found[0]))
+    linked: list[tuple[dict[str, Any], list[TransactionRecord]]] = []
+    for entry, method in waiting:
+        rows = [
+            r.model_copy(update={"amends_accession": me, "amendment_link_method": method})
+            for r in _load_rows(state, entry["id"], entry["rows"])
         ]
+        for i, _, how in match_rows(records, rows):
+            restated[i] = (entry["id"], how)  # in acceptance order: the latest amendment wins
+        linked.append((entry, rows))
         _mark_linked(filing, entry, me, method, state)
+    relinked: list[TransactionRecord] = []
+    for n, (entry, rows) in enumerate(linked):
+        for later, later_rows in linked[n + 1 :]:  # each amendment's rows a later-accepted one restates
+            for i, _, how in match_rows(rows, later_rows):
+                rows[i] = rows[i].model_copy(update={"superseded_by": later["id"], "supersede_match": how})
+        _store_rows(state, entry["id"], rows)
+        sibling = {"id": entry["id"], "rows": entry["rows"], "accepted": entry.get("accepted")}
+        _add_entry(state, key("amended", me), sibling)
+        relinked += rows
     records = [
         r.model_copy(update={"superseded_by": restated[n][0], "supersede_match": restated[n][1]})
         if n in restated
@@ -270,6 +301,20 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
     ]
     _store_rows(state, me, records)
     return AmendmentOutcome(records=records, relinked=relinked)
+
+
+def _accepted(filing: Filing) -> str | None:
+    when = filing.acceptance_datetime
+    return when.astimezone(UTC).isoformat() if when is not None else None
+
+
+def _is_later(accepted: str | None, than: str | None) -> bool:
+    """Accepted after ``than``; when either time is unknown, arrival order stands (what is stored came first)."""
+    return accepted is not None and than is not None and accepted > than
+
+
+def _acceptance_order(entry: dict[str, Any]) -> str:
+    return entry.get("accepted") or ""
 
 
 def _identity(filing: Filing) -> str:
@@ -373,6 +418,7 @@ def _remember_waiting(filing: Filing, me: str, records: list[TransactionRecord],
         "cited": _iso(filing.date_of_original_submission),
         "period": _iso(filing.period_of_report),
         "content": _content(filing.transactions),
+        "accepted": _accepted(filing),
         "linked": None,
         "method": None,
     }

@@ -230,6 +230,11 @@ def test_old_events_leave_the_state() -> None:
     first, again = alert_step(old, state, DEFAULTS)[1], alert_step(old, state, DEFAULTS)[1]
     assert first == again and first[0].revision == 0
     assert {k for k in state.data if k.startswith("event|")} == {k for k in before if k.startswith("event|")}
+    # Another filing of the same old trade: its own alert, which does not replace the first on the topic.
+    other = moved(hogan, "0000000042-25-999998", issuer=ACME, day=D, filed=D + timedelta(days=602))
+    second = alert_step(other, state, DEFAULTS)[1]
+    assert len(second) == 1 and second[0].revision == 0
+    assert second[0].alert_id != first[0].alert_id
 
 
 # ------------------------------------------------------------------------------------------------ history

@@ -9,6 +9,7 @@ preferred shares, the amendment as that filing restated under "COMMON STOCK" two
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import random
 import re
@@ -540,3 +541,50 @@ def test_a_kill_between_the_writes_of_a_long_text_leaves_a_whole_version() -> No
         rows = list(_load_rows(torn, ORIGINAL, 1001))
         assert len(rows) == 1001, cut
         assert len({r.superseded_by for r in rows}) == 1, cut
+
+
+SECOND_AMENDMENT = "0001790565-23-000013"
+
+
+def second_amendment() -> Filing:
+    """A second 4/A of the same original, accepted a day after the first: it restates every row again and
+    corrects the sale price."""
+    return amendment(
+        accession=SECOND_AMENDMENT, filed=date(2023, 8, 15), accepted_at="101500", sale_price="268.32"
+    )
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(("original", "first", "second"))))
+def test_a_second_amendment_supersedes_the_first_in_any_arrival_order(order: tuple[str, ...]) -> None:
+    """Whatever order the original and its two amendments arrive in, what the compacted topic ends up with
+    is the same: the later-accepted amendment's rows live, the original's and the first amendment's rows
+    superseded by it, and the holdings are the second amendment's."""
+    make = {"original": original, "first": amendment, "second": second_amendment}
+    steps = run(DictState(), *(make[name]() for name in order))
+    final = published(steps)
+    by_filing: dict[str, set[object]] = {}
+    for record in final.values():
+        by_filing.setdefault(str(record["accession_number"]), set()).add(record["superseded_by"])
+    assert by_filing == {
+        ORIGINAL: {SECOND_AMENDMENT},
+        AMENDMENT: {SECOND_AMENDMENT},
+        SECOND_AMENDMENT: {None},
+    }
+    assert {r["amends_accession"] for r in final.values() if r["accession_number"] != ORIGINAL} == {ORIGINAL}
+    table = holdings(steps)
+    common = [line for line in table.values() if line.key.security_title == "COMMON STOCK"]
+    assert [line.source_accession for line in common] == [SECOND_AMENDMENT]
+    assert not any(line.key.security_title == PREFERRED.upper() for line in table.values())
+    in_order = run(DictState(), original(), amendment(), second_amendment())
+    assert final == published(in_order)
+
+
+def test_redelivering_any_of_three_linked_filings_changes_nothing() -> None:
+    state = DictState()
+    filings = [original(), amendment(), second_amendment()]
+    steps = run(state, *filings)
+    before = copy.deepcopy(state.data)
+    for filing in filings:
+        steps += run(state, filing)
+        assert state.data == before
+    assert published(steps) == published(run(DictState(), *filings))

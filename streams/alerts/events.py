@@ -18,7 +18,10 @@ Amendments add nothing (they restate trades already counted).
 An index ``event|<issuer cik>`` lists the issuer's events whose trade date lies within HORIZON_DAYS before the
 newest filing date seen (at most MAX_INDEXED, oldest out first); an event leaving it is deleted, so the number
 of event keys does not grow with history either. A filing reporting a trade older than that is judged on its
-own rows and not remembered: processed again, it republishes the same alert (same id, revision 0).
+own rows and not remembered: processed again, it republishes the same alert (same id, revision 0). A trade
+reported more than HORIZON_DAYS after it happened (judged on the filing alone, so every replay decides alike)
+is never remembered, and its alert's id adds the filing's identity: two filings of the same old trade give two
+alerts, and neither replaces the other on the compacted topic.
 """
 
 from __future__ import annotations
@@ -228,8 +231,12 @@ def event_step(
     value = add_rows(stored, rows, pattern=pattern, since=since, first_purchase=first_purchase)
     if value is None:
         return None  # this filing is already in the event: a redelivery
-    tracked = stored is not None or _track(
-        state, issuer.cik, [day.isoformat() if day else "", direction, group], filed
+    # Reported over HORIZON_DAYS after the trade (a judgement on the filing alone, so a replay decides the same):
+    # never remembered, and its alert has an id of its own filing.
+    belated = filed is not None and day is not None and (filed - day).days > HORIZON_DAYS
+    tracked = not belated and (
+        stored is not None
+        or _track(state, issuer.cik, [day.isoformat() if day else "", direction, group], filed)
     )
     severities = dict(matched_rules(direction, value, rows[0].owner_roles, rules))
     routine = value["pattern"] == "routine"
@@ -260,7 +267,9 @@ def event_step(
     agg = aggregate_of(value, day)
     known_since = date.fromisoformat(value["since"]) if value["since"] else None
     return Alert(
-        alert_id=event_alert_id(issuer.cik, group, day, direction),
+        alert_id=event_alert_id(
+            issuer.cik, group, day, direction, filing=filing_identity(rows) if belated else None
+        ),
         rule=matched[0],
         rules=matched,
         revision=value["revision"],

@@ -18,11 +18,15 @@ def alert_id(rule: str, issuer_cik: str, window_start: date | None, txn_ids: Ite
     return blake2b(material.encode(), digest_size=16).hexdigest()
 
 
-def event_alert_id(issuer_cik: str, group: str, day: date | None, direction: str) -> str:
+def event_alert_id(
+    issuer_cik: str, group: str, day: date | None, direction: str, *, filing: str | None = None
+) -> str:
     """Hash of the event itself: issuer, owner group (sorted CIKs), trade date and direction (buy or sell).
 
     Independent of the rules it matched and of the filings that reported it, so every revision of the event's
-    alert has the same id.
+    alert has the same id. ``filing``: for an event too old to be remembered, which is judged per filing, the
+    filing's identity, so each filing's alert keeps its own id.
     """
-    material = "|".join(("event", issuer_cik, group, day.isoformat() if day else "", direction))
+    parts = ("event", issuer_cik, group, day.isoformat() if day else "", direction)
+    material = "|".join((*parts, filing) if filing else parts)
     return blake2b(material.encode(), digest_size=16).hexdigest()

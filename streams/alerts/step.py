@@ -121,8 +121,10 @@ def _cluster(
 
 
 def _within_budget(value: dict[str, Any]) -> dict[str, Any]:
-    sizes = {name: [len(json.dumps(item)) for item in value[name]] for name in ("purchases", "emitted")}
     total = len(json.dumps(value))
+    if total <= CLUSTER_MAX_BYTES:
+        return value  # the common case: no item sizes needed
+    sizes = {name: [len(json.dumps(item)) for item in value[name]] for name in ("purchases", "emitted")}
     start = {"purchases": 0, "emitted": 0}
     while total > CLUSTER_MAX_BYTES:
         name = max(start, key=lambda n: len(sizes[n]) - start[n])  # the longer list gives up its oldest
