@@ -244,6 +244,7 @@ def worker() -> None:
     from streams.app import create_app
 
     faust_app = create_app(settings, rules)
+    Path(faust_app.conf.datadir).mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     Worker(faust_app, loglevel=settings.log_level).execute_from_commandline()
 
 

@@ -138,12 +138,14 @@ async def consume_all(
     quiet: float = 1.0,
     extra_wait: float = 0.0,
     group_id: str | None = None,
+    distinct_keys: bool = False,
 ) -> list[Record]:
     """Read ``topic`` from the earliest offset, without committing anything.
 
     - With ``expected_count``: return as soon as that many records arrived, then keep polling ``extra_wait``
       seconds to catch unexpected extra records (duplicates); raise TimeoutError if fewer arrived within
-      ``timeout``.
+      ``timeout``. With ``distinct_keys``, the count is of distinct keys: a redelivery that republishes a key
+      does not count twice.
     - Without: return once no new record arrived for ``quiet`` seconds (or at ``timeout``, whatever came).
 
     The consumer uses no group (all partitions, nothing committed) unless ``group_id`` is given. Records come
@@ -172,7 +174,8 @@ async def consume_all(
             if now >= deadline:
                 if expected_count is not None and done_at is None:
                     raise TimeoutError(
-                        f"{len(records)} of {expected_count} records from {topic!r} within {timeout:g} s"
+                        f"{len({r.key for r in records}) if distinct_keys else len(records)} of {expected_count}"
+                        f" {'keys' if distinct_keys else 'records'} from {topic!r} within {timeout:g} s"
                     )
                 break
             if not consumer.assignment():
@@ -194,7 +197,8 @@ async def consume_all(
                     )
             if batches:
                 last_new = time.monotonic()
-            if expected_count is not None and done_at is None and len(records) >= expected_count:
+            arrived = len({r.key for r in records}) if distinct_keys else len(records)
+            if expected_count is not None and done_at is None and arrived >= expected_count:
                 done_at = time.monotonic() + extra_wait
     finally:
         await consumer.stop()

@@ -82,13 +82,20 @@ async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedB
         await worker.ready()
 
     filings = await consume_all(
-        broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=300, extra_wait=2.0
+        broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=300, distinct_keys=True
     )
     assert {r.key.decode() for r in filings} == set(want["filings"])  # every accession came out
     transactions = await consume_all(
-        broker.bootstrap, f"{prefix}.transactions", len(want["records"]), timeout=120
+        broker.bootstrap, f"{prefix}.transactions", len(want["records"]), timeout=120, distinct_keys=True
     )
-    alerts = await consume_all(broker.bootstrap, f"{prefix}.alerts", len(want["alerts"]), timeout=120)
+    alerts = await consume_all(
+        broker.bootstrap,
+        f"{prefix}.alerts",
+        len(want["alerts"]),
+        timeout=120,
+        distinct_keys=True,
+        extra_wait=2.0,
+    )
     versions: dict[str, set[bytes]] = defaultdict(set)
     for r in transactions:
         versions[r.key.decode()].add(r.value)
@@ -261,3 +268,43 @@ async def test_poison_inputs_end_as_output_or_one_dead_letter_and_the_worker_goe
 
     lines = await wait_for(musk_lines, timeout=60, interval=0.3)
     assert lines and all(line["acceptance_datetime"].endswith(("Z", "+00:00")) for line in lines)
+
+
+def _metric(worker: Any, name: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+async def test_rocksdb_state_is_read_from_each_events_own_partition(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
+    """The RocksDB store reads a key from the current event's partition, or with no current event from the
+    partitions it has opened so far, which after a restart are not all of them. 150 filings of 20+ issuers
+    over 4 partitions, a restart, then all 150 again: every repeat is a duplicate (its ``seen`` key is found),
+    each filing is published once, and every alert and holding is exactly what the pure steps compute."""
+    prefix = unique_name("parts")
+    worker = workers(prefix, store="rocksdb://")
+    await worker.ready()
+    xmls = [sample_xml(p) for p in SAMPLES]
+    values = [envelope(xmls[n % len(xmls)], n) for n in range(150)]
+    keys = [parse_filing(xmls[n % len(xmls)]).issuer.cik.encode() for n in range(150)]
+    want = expected_outputs(values)
+    await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
+    await consume_all(broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=120)
+    await table_equals(worker, expected_lines(want))  # everything applied before the restart
+    worker.stop(signal.SIGTERM)
+    worker.start()
+    await worker.ready()
+    await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
+    await wait_for(
+        lambda: _metric(worker, "form4_duplicates_skipped_total") == len(values),
+        timeout=120,
+        interval=0.5,
+        message=lambda: f"duplicates skipped: {_metric(worker, 'form4_duplicates_skipped_total')}",
+    )
+    filings = await consume_all(broker.bootstrap, f"{prefix}.filings", None, timeout=30, quiet=1.0)
+    assert sorted(r.key.decode() for r in filings) == sorted(want["filings"])  # each once
+    alerts = await consume_all(broker.bootstrap, f"{prefix}.alerts", None, timeout=30, quiet=1.0)
+    assert {r.key.decode(): json.loads(r.value) for r in alerts} == {
+        k: json.loads(v) for k, v in want["alerts"].items()
+    }
+    await table_equals(worker, expected_lines(want))

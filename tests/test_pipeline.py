@@ -77,11 +77,22 @@ def expected_lines(expected: dict[str, Any]) -> dict[str, Any]:
 async def table_equals(worker: WorkerProcess, want: dict[str, Any], timeout: float = 60) -> None:
     """Wait until the worker's holdings table equals the recomputation (the agent may still be catching up)."""
     owners = {line["key"]["owner_cik"] for line in want.values()}
+    seen: dict[str, Any] = {}
 
     async def matches() -> bool:
-        return await _holdings_via_worker(worker, owners) == want
+        seen.clear()
+        seen.update(await _holdings_via_worker(worker, owners))
+        return seen == want
 
-    await wait_for(matches, timeout=timeout, interval=0.5)
+    def difference() -> str:
+        missing = sorted(set(want) - set(seen))
+        extra = sorted(set(seen) - set(want))
+        changed = {k: (seen[k], want[k]) for k in set(want) & set(seen) if seen[k] != want[k]}
+        return (
+            f"holdings differ: missing {missing[:5]}, extra {extra[:5]}, changed {list(changed.items())[:2]}"
+        )
+
+    await wait_for(matches, timeout=timeout, interval=0.5, message=difference)
 
 
 def latest_by_key(records: list[Any]) -> dict[str, Any]:

@@ -40,11 +40,10 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
     settings = settings or Settings()
     rules = rules or load_rules(settings.rules_file)
     topics = settings.topics
-    app = App(
-        app_id(settings),
-        fetch_max_wait_ms=round(settings.consumer_fetch_max_wait * 1000),
-        **faust_app_kwargs(settings),
-    )
+    kwargs = faust_app_kwargs(settings)
+    # Per consumer group: the local table files of another prefix or state generation are not this app's.
+    kwargs["datadir"] = str(settings.data_dir / "faust" / app_id(settings))
+    app = App(app_id(settings), fetch_max_wait_ms=round(settings.consumer_fetch_max_wait * 1000), **kwargs)
     large = {"max.message.bytes": str(settings.filing_message_max_bytes)}
     channels = Channels(
         raw=_raw_topic(app, topics.raw),

@@ -159,11 +159,16 @@ class Pipeline:
     def _prepare_all(
         self, events: Sequence[Any], prepare: Callable[[Any, Staged], Step], table: TableState | None
     ) -> list[Step]:
-        """Each event against the state the events before it in the batch leave (their staged writes)."""
+        """Each event against the state the events before it in the batch leave (their staged writes).
+
+        Each event is made Faust's current event while it is prepared: the RocksDB store reads a key from the
+        current event's partition, and with none only from the partitions it has opened so far (after a
+        restart, not necessarily all of them)."""
         steps = []
         read: Callable[[str], Any] = table.get if table is not None else (lambda key: None)
         for event in events:
             staged = Staged(read)
+            token = _current_event.set(weakref.ref(event))
             try:
                 step = prepare(event, staged)
                 for m in step.messages:
@@ -183,6 +188,8 @@ class Pipeline:
                         event, "internal_error", f"{type(exc).__name__}: {exc}", type(exc).__name__
                     ),
                 )
+            finally:
+                _current_event.reset(token)
             if step.staged is not None:
                 read = step.staged.get
             steps.append(step)
