@@ -49,6 +49,14 @@ def envelope(xml: bytes, n: int) -> bytes:
     )
 
 
+def spread(count: int) -> tuple[list[bytes], list[bytes]]:
+    """``count`` filings cycling through the samples (20+ issuers), each its own accession, keyed by issuer."""
+    xmls = [sample_xml(p) for p in SAMPLES]
+    values = [envelope(xmls[n % len(xmls)], n) for n in range(count)]
+    keys = [parse_filing(xmls[n % len(xmls)]).issuer.cik.encode() for n in range(count)]
+    return values, keys
+
+
 def superseded(want: dict[str, Any]) -> set[str]:
     """Records republished with superseded_by by a later amendment: two versions under one key by design."""
     return {k for k, v in want["records"].items() if json.loads(v).get("superseded_by")}
@@ -64,9 +72,7 @@ async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedB
     prefix = unique_name("kill9")
     worker = workers(prefix, store="rocksdb://")
     await worker.ready()
-    xmls = [sample_xml(p) for p in SAMPLES]
-    values = [envelope(xmls[n % len(xmls)], n) for n in range(600)]
-    keys = [parse_filing(xmls[n % len(xmls)]).issuer.cik.encode() for n in range(600)]
+    values, keys = spread(600)
     want = expected_outputs(values)
     await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
 
@@ -278,15 +284,13 @@ def _metric(worker: Any, name: str) -> float:
 
 async def test_rocksdb_state_is_read_from_each_events_own_partition(broker: EmbeddedBroker, workers) -> None:  # type: ignore[no-untyped-def]
     """The RocksDB store reads a key from the current event's partition, or with no current event from the
-    partitions it has opened so far, which after a restart are not all of them. 150 filings of 20+ issuers
+    partitions it has opened so far, which after a restart need not be all of them. 150 filings of 20+ issuers
     over 4 partitions, a restart, then all 150 again: every repeat is a duplicate (its ``seen`` key is found),
     each filing is published once, and every alert and holding is exactly what the pure steps compute."""
     prefix = unique_name("parts")
     worker = workers(prefix, store="rocksdb://")
     await worker.ready()
-    xmls = [sample_xml(p) for p in SAMPLES]
-    values = [envelope(xmls[n % len(xmls)], n) for n in range(150)]
-    keys = [parse_filing(xmls[n % len(xmls)]).issuer.cik.encode() for n in range(150)]
+    values, keys = spread(150)
     want = expected_outputs(values)
     await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
     await consume_all(broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=120)
