@@ -242,7 +242,7 @@ def _amendment(filing: Filing, state: State) -> AmendmentOutcome:
     # The original's rows, then each earlier amendment's rows, that this one restates; a row a later-accepted
     # amendment restates stays superseded by that one.
     for target in [original, *earlier_siblings]:
-        rows = list(_load_rows(state, target["id"], target["rows"]))
+        rows = list(_load_rows(state, target["id"]))
         pairs = [p for p in match_rows(rows, records) if rows[p[0]].superseded_by not in claimed_later]
         restated = {
             i: rows[i].model_copy(update={"superseded_by": me, "supersede_match": how}) for i, _, how in pairs
@@ -253,24 +253,24 @@ def _amendment(filing: Filing, state: State) -> AmendmentOutcome:
         outcome.retract += _retractions(filing, rows, records, pairs, me)
     # This amendment's own rows that a later-accepted one (arrived first) restates: the latest wins.
     for sibling in later:
-        for _, j, how in match_rows(records, list(_load_rows(state, sibling["id"], sibling["rows"]))):
+        for _, j, how in match_rows(records, list(_load_rows(state, sibling["id"]))):
             records[j] = records[j].model_copy(
                 update={"superseded_by": sibling["id"], "supersede_match": how}
             )
     outcome.records = records
     _store_rows(state, me, records)
-    _add_entry(state, key("amended", original["id"]), {"id": me, "rows": len(records), "accepted": accepted})
+    _add_entry(state, key("amended", original["id"]), {"id": me, "accepted": accepted})
     return outcome
 
 
 def _original(filing: Filing, state: State) -> AmendmentOutcome:
     me = _identity(filing)
     records = transaction_records(filing)
-    _index_original(filing, me, len(records), state)
+    _index_original(filing, me, state)
     # What amendments already superseded, when this is the original again (a redelivery, a replay).
     restated: dict[int, tuple[str, str | None]] = {
         n: (r.superseded_by, r.supersede_match)
-        for n, r in enumerate(_load_rows(state, me, len(records)))
+        for n, r in enumerate(_load_rows(state, me))
         if r.superseded_by is not None
     }
     waiting = sorted(_waiting_for(filing, me, state), key=lambda found: _acceptance_order(found[0]))
@@ -278,7 +278,7 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
     for entry, method in waiting:
         rows = [
             r.model_copy(update={"amends_accession": me, "amendment_link_method": method})
-            for r in _load_rows(state, entry["id"], entry["rows"])
+            for r in _load_rows(state, entry["id"])
         ]
         for i, _, how in match_rows(records, rows):
             restated[i] = (entry["id"], how)  # in acceptance order: the latest amendment wins
@@ -290,7 +290,7 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
             for i, _, how in match_rows(rows, later_rows):
                 rows[i] = rows[i].model_copy(update={"superseded_by": later["id"], "supersede_match": how})
         _store_rows(state, entry["id"], rows)
-        sibling = {"id": entry["id"], "rows": entry["rows"], "accepted": entry.get("accepted")}
+        sibling = {"id": entry["id"], "accepted": entry.get("accepted")}
         _add_entry(state, key("amended", me), sibling)
         relinked += rows
     records = [
@@ -386,9 +386,9 @@ def _add_entry(state: State, k: str, entry: dict[str, Any], evict_first: str | N
     state.put(k, entries)
 
 
-def _index_original(filing: Filing, me: str, rows: int, state: State) -> None:
+def _index_original(filing: Filing, me: str, state: State) -> None:
     issuer, owners = filing.issuer.cik, _owners(filing)
-    entry = {"id": me, "rows": rows, "content": _content(filing.transactions)}
+    entry = {"id": me, "content": _content(filing.transactions)}
     dates = _dates(filing)
     keys = [key("orig", issuer, owners, "filed", d.isoformat()) for d in dates]
     if not dates and filing.period_of_report is not None:
@@ -414,7 +414,6 @@ def _waiting_keys(filing: Filing, entry_or_none: dict[str, Any] | None = None) -
 def _remember_waiting(filing: Filing, me: str, records: list[TransactionRecord], state: State) -> None:
     entry = {
         "id": me,
-        "rows": len(records),
         "cited": _iso(filing.date_of_original_submission),
         "period": _iso(filing.period_of_report),
         "content": _content(filing.transactions),
@@ -483,12 +482,12 @@ def _store_rows(state: State, me: str, records: list[TransactionRecord]) -> None
     _put_text(state, key("rec", me), json.dumps(stored, separators=(",", ":"), sort_keys=True))
 
 
-def _load_rows(state: State, me: str, rows: int) -> Iterator[TransactionRecord]:
+def _load_rows(state: State, me: str) -> Iterator[TransactionRecord]:
     text = _get_text(state, key("rec", me))
     if text is None:
         return  # an entry without its rows (never expected): link, but supersede nothing
     stored = json.loads(text)
-    for row in stored["rows"][:rows]:
+    for row in stored["rows"]:
         row["derived"]["footnote_texts"] = [stored["notes"][k] for k in row["derived"]["footnote_texts"]]
         yield TransactionRecord.model_validate(row)
 

@@ -485,7 +485,7 @@ def test_every_fixture_filing_comes_back_from_state_exactly_as_published() -> No
         records = transaction_records(filing)
         state = DictState()
         _store_rows(state, "id", records)
-        back = [r.model_dump(mode="json") for r in _load_rows(state, "id", len(records))]
+        back = [r.model_dump(mode="json") for r in _load_rows(state, "id")]
         assert back == [r.model_dump(mode="json") for r in records], path.name
         checked += len(records)
     assert checked > 150
@@ -538,7 +538,7 @@ def test_a_kill_between_the_writes_of_a_long_text_leaves_a_whole_version() -> No
         torn = DictState(copy.deepcopy(state.data))
         for k, v in writes[:cut]:
             torn.put(k, v)
-        rows = list(_load_rows(torn, ORIGINAL, 1001))
+        rows = list(_load_rows(torn, ORIGINAL))
         assert len(rows) == 1001, cut
         assert len({r.superseded_by for r in rows}) == 1, cut
 
