@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from streams.topics import Topics, validate_prefix
 
 ENV_PREFIX = "FORM4_"
+APP_ID = "form4-streams"
 
 #: SEC fair-access policy: no more than 10 requests per second.
 EDGAR_MAX_RATE = 10.0
@@ -356,6 +357,18 @@ class Settings(BaseSettings):
         return Topics(self.topic_prefix, self.filing_message_max_bytes)
 
     @property
+    def app_id(self) -> str:
+        """The Faust app's id: the consumer group and the prefix of internal topics and changelogs, per topic
+        prefix and state generation."""
+        name = APP_ID if self.topic_prefix == "form4" else f"{APP_ID}-{self.topic_prefix}"
+        return name if self.state_generation == 1 else f"{name}-g{self.state_generation}"
+
+    @property
+    def faust_data_dir(self) -> Path:
+        """The app's local table files, per app id: a new state generation never reads the old one's."""
+        return self.data_dir / "faust" / self.app_id
+
+    @property
     def history_url(self) -> str:
         """The history store's URL: FORM4_DATABASE_URL, else SQLite in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir}/history.sqlite3"
@@ -471,7 +484,7 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
         "env": {},
         "broker": settings.broker_url,
         "store": settings.store,
-        "datadir": str(settings.data_dir),
+        "datadir": str(settings.faust_data_dir),
         "processing_guarantee": settings.processing_guarantee,
         "broker_session_timeout": settings.session_timeout,
         "broker_heartbeat_interval": settings.heartbeat_interval,

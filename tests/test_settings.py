@@ -166,7 +166,7 @@ def test_faust_app_conf_reflects_the_settings(monkeypatch: pytest.MonkeyPatch, t
     conf = app.conf
     assert [str(u) for u in conf.broker] == ["kafka://10.0.0.1:19092"]
     assert conf.store.scheme == "memory"
-    assert Path(conf.datadir) == tmp_path / "data"
+    assert Path(conf.datadir) == tmp_path / "data" / "faust" / settings.app_id
     assert conf.processing_guarantee.value == "at_least_once"
     assert conf.broker_session_timeout == 8.0
     assert conf.broker_heartbeat_interval == 2.0

@@ -21,8 +21,6 @@ from streams.metrics import PipelineMetrics
 from streams.settings import Settings, faust_app_kwargs
 from streams.sinks.history import HistoryQueries
 
-APP_ID = "form4-streams"
-
 
 def _raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     return app.topic(
@@ -30,20 +28,12 @@ def _raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     )
 
 
-def app_id(settings: Settings) -> str:
-    """The consumer group and the prefix of internal topics and changelogs: per topic prefix and generation."""
-    name = APP_ID if settings.topics.prefix == "form4" else f"{APP_ID}-{settings.topics.prefix}"
-    return name if settings.state_generation == 1 else f"{name}-g{settings.state_generation}"
-
-
 def create_app(settings: Settings | None = None, rules: RulesConfig | None = None) -> faust.App:
     settings = settings or Settings()
     rules = rules or load_rules(settings.rules_file)
     topics = settings.topics
-    kwargs = faust_app_kwargs(settings)
-    # Per consumer group: the local table files of another prefix or state generation are not this app's.
-    kwargs["datadir"] = str(settings.data_dir / "faust" / app_id(settings))
-    app = App(app_id(settings), fetch_max_wait_ms=round(settings.consumer_fetch_max_wait * 1000), **kwargs)
+    fetch_max_wait_ms = round(settings.consumer_fetch_max_wait * 1000)
+    app = App(settings.app_id, fetch_max_wait_ms=fetch_max_wait_ms, **faust_app_kwargs(settings))
     large = {"max.message.bytes": str(settings.filing_message_max_bytes)}
     channels = Channels(
         raw=_raw_topic(app, topics.raw),
