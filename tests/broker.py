@@ -162,6 +162,10 @@ async def consume_all(
         metadata_max_age_ms=500,  # notice a topic created after we subscribed
     )
     records: list[Record] = []
+
+    def arrived() -> int:
+        return len({r.key for r in records}) if distinct_keys else len(records)
+
     await consumer.start()
     try:
         start = last_new = time.monotonic()
@@ -174,8 +178,8 @@ async def consume_all(
             if now >= deadline:
                 if expected_count is not None and done_at is None:
                     raise TimeoutError(
-                        f"{len({r.key for r in records}) if distinct_keys else len(records)} of {expected_count}"
-                        f" {'keys' if distinct_keys else 'records'} from {topic!r} within {timeout:g} s"
+                        f"{arrived()} of {expected_count} {'keys' if distinct_keys else 'records'} from {topic!r}"
+                        f" within {timeout:g} s"
                     )
                 break
             if not consumer.assignment():
@@ -197,8 +201,7 @@ async def consume_all(
                     )
             if batches:
                 last_new = time.monotonic()
-            arrived = len({r.key for r in records}) if distinct_keys else len(records)
-            if expected_count is not None and done_at is None and arrived >= expected_count:
+            if expected_count is not None and done_at is None and arrived() >= expected_count:
                 done_at = time.monotonic() + extra_wait
     finally:
         await consumer.stop()
