@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from streams import faults
 from streams.parse import DEFAULT_MAX_BYTES, ParseError, parse_filing
 
 if TYPE_CHECKING:
@@ -220,6 +221,7 @@ def worker() -> None:
 
     # Everything that can be checked without the broker is checked first, each failure in one line.
     settings = load_settings()
+    faults.arm(settings.fault)
     try:
         rules = load_rules(settings.rules_file)
     except RulesError as exc:
@@ -263,6 +265,7 @@ def sink() -> None:
     from streams.sinks.consumer import SinkMetrics, run_sink
 
     settings = load_settings()
+    faults.arm(settings.fault)
     setup_logging(settings.log_level, settings.log_format)
     metrics = SinkMetrics()
     if settings.sink_metrics_port is not None:

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         "with multi-record batches Faust recovers changelogs short of their end; one record per batch makes "
         "the answer right (streaming-notes §5.4). Never for benchmarks or production.",
     )
+    fault: str | None = Field(
+        None,
+        description="Crash tests only: <point>:<n> ends the process (os._exit) at the n-th pass of a named step "
+        "boundary (streams/faults.py lists them). Never set it in production.",
+    )
     partitions: int = Field(
         4,
         ge=1,
@@ -258,6 +263,15 @@ class Settings(BaseSettings):
                 "on Tansu with aiokafka and has open Faust bugs; outputs are idempotent instead"
             )
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("fault")
+    @classmethod
+    def _fault(cls, value: str | None) -> str | None:
+        if value is not None:
+            from streams.faults import parse
+
+            parse(value)
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
