@@ -1,7 +1,8 @@
 """The bounds of what the parser hands on: every value inside them is one every later step handles (date
 arithmetic, business-day counts, Decimal arithmetic and formatting, keys and table values), and derivation reads
 a bounded amount of any text. ``tests/test_pipeline_properties.py`` and ``tests/test_adversarial.py`` hold
-them to it.
+them to it. Also the bounds of the input itself that no size cap gives: attributes per element, members per
+archive.
 """
 
 from __future__ import annotations
@@ -34,6 +35,19 @@ FREE_TEXT_CAP = 8192
 # time. Real filings use a few percent of it: the most seen is 15,000 characters in 34 footnotes. Footnotes past
 # it keep their text; rows citing one carry the value flag ``footnote_not_read``.
 FOOTNOTE_TEXT_BUDGET = 256 * 1024
+
+# An element of an ownership document carries at most this many attributes; one with more is refused as
+# ``hostile_xml``. Real ones carry at most two (a footnote's id, the root's schema location), but lxml reads an
+# attribute by looking up its name, so code that reads every attribute of an element (the character check
+# after a repair) takes time that grows with the square of their count: 150,000 attributes on one element of a
+# 1.5 MB document held a parse for 38 s.
+MAX_ATTRIBUTES_PER_ELEMENT = 64
+
+# Local inputs (`form4 parse`, `form4 ingest files`) read at most this many members of one archive by default
+# (FORM4_MAX_ARCHIVE_MEMBERS, --max-members): each tar header costs time and a zip's whole directory is loaded
+# before its first member, so a 2 MB tar.gz of a million empty members took 19 s and 660 MB. A day of EDGAR's
+# filings of every form is about 10,000.
+DEFAULT_MAX_ARCHIVE_MEMBERS = 100_000
 
 
 def date_in_bounds(value: date) -> bool:

@@ -8,9 +8,10 @@
 
 Everything lives in memory: stopping the broker loses every topic and offset. Tansu 0.6.0 has defects the
 clients must work around (streaming-notes §5): at-least-once only (no idempotent/transactional aiokafka
-producer), a short consumer-group session timeout (its first JoinGroup waits ~session/2), and, for tests that
-recover Faust tables, ``producer_max_batch_size=1`` (its ListOffsets(latest) is wrong for multi-record batches).
-The defaults of :class:`streams.settings.Settings` already follow the first two.
+producer), a short consumer-group session timeout (its first JoinGroup waits ~session/2), and its
+ListOffsets(latest) answer, short of the end with multi-record batches: the worker's transport reads changelog
+ends from a Fetch's high watermark instead (``streams/app/offsets.py``). The defaults of
+:class:`streams.settings.Settings` follow all three; no setting exists only for this broker's sake.
 """
 
 from __future__ import annotations

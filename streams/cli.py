@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from streams import faults
+from streams.bounds import DEFAULT_MAX_ARCHIVE_MEMBERS
 from streams.parse import DEFAULT_MAX_BYTES, ParseError, parse_filing
 
 if TYPE_CHECKING:
@@ -69,23 +70,31 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 class Skipped:
-    """Files left out of directories and archives, reported in one line at the end."""
+    """Files left out of directories and archives, reported in one line at the end: a count, the reasons and
+    the first few paths (an archive can skip a hundred thousand)."""
+
+    SHOWN = 5
 
     def __init__(self) -> None:
-        self.paths: list[tuple[str, str]] = []
+        self.count = 0
+        self.shown: list[str] = []
+        self.reasons: set[str] = set()
 
     def __call__(self, path: str, why: str) -> None:
-        self.paths.append((path, why))
+        self.count += 1
+        if len(self.shown) < self.SHOWN:
+            self.shown.append(path)
+        self.reasons.add(why)
 
     def report(self) -> None:
-        if not self.paths:
+        if not self.count:
             return
         from streams.ingest.files import FILING_SUFFIXES
 
-        shown = ", ".join(p for p, _ in self.paths[:5]) + (", ..." if len(self.paths) > 5 else "")
-        reasons = "; ".join(sorted({why for _, why in self.paths}))
+        shown = ", ".join(self.shown) + (", ..." if self.count > len(self.shown) else "")
+        reasons = "; ".join(sorted(self.reasons))
         typer.echo(
-            f"skipped {len(self.paths)} file(s) ({reasons}; filings end in "
+            f"skipped {self.count} file(s) ({reasons}; filings end in "
             f"{' '.join(sorted(FILING_SUFFIXES))}): {shown}",
             err=True,
         )
@@ -97,7 +106,12 @@ class OutputFormat(StrEnum):
 
 
 def iter_inputs(
-    paths: list[str], *, max_bytes: int, follow_symlinks: bool = False, on_skip: OnSkip | None = None
+    paths: list[str],
+    *,
+    max_bytes: int,
+    max_members: int = DEFAULT_MAX_ARCHIVE_MEMBERS,
+    follow_symlinks: bool = False,
+    on_skip: OnSkip | None = None,
 ) -> Iterator[tuple[str, bytes | Refused | OSError]]:
     """(source, bytes) for each input: files, directories (recursively, filings only), zip and tar archives,
     or - for standard input; each read bounded by ``max_bytes``. An unreadable path or an oversize member yields
@@ -116,6 +130,7 @@ def iter_inputs(
             yield from iter_documents(
                 [Path(raw)],
                 max_bytes=max_bytes,
+                max_members=max_members,
                 follow_symlinks=follow_symlinks,
                 on_skip=on_skip or (lambda path, why: None),
             )
@@ -132,22 +147,32 @@ def parse(
     max_bytes: Annotated[
         int, typer.Option(min=1, help="refuse inputs (and archive members) larger than this")
     ] = DEFAULT_MAX_BYTES,
+    max_members: Annotated[
+        int, typer.Option(min=1, help="read at most this many members of one archive")
+    ] = DEFAULT_MAX_ARCHIVE_MEMBERS,
     follow_symlinks: Annotated[
         bool, typer.Option("--follow-symlinks", help="follow symbolic links inside directories")
     ] = False,
 ) -> None:
     """Parse filings: one JSON line per filing (or a readable table); failures are reported and the run goes on.
 
-    Exit status 1 when any input failed or nothing was parsed.
+    Exit status 1 when any input failed or nothing was parsed; 2 when an input is a device, FIFO or socket.
     """
-    from streams.ingest.files import Refused
+    from streams.ingest.files import Refused, special_file
 
+    for raw in paths:  # never opened: /dev/zero has no end, a FIFO blocks
+        if raw != "-" and (kind := special_file(Path(raw))) is not None:
+            fail(
+                f"{raw} is {kind}, not a file: pipe it to standard input (form4 parse - < {raw}), "
+                "which is read up to --max-bytes",
+                2,
+            )
     console = Console(soft_wrap=False)
     out = sys.stdout
     failed = parsed = 0
     skipped = Skipped()
     for source, data in iter_inputs(
-        paths, max_bytes=max_bytes, follow_symlinks=follow_symlinks, on_skip=skipped
+        paths, max_bytes=max_bytes, max_members=max_members, follow_symlinks=follow_symlinks, on_skip=skipped
     ):
         if isinstance(data, OSError):
             error = {"code": "unreadable", "message": f"{data.strerror or data}: {source}"}
@@ -241,13 +266,19 @@ def worker() -> None:
             client=kafka_client_kwargs(settings),
         )
     )
-    from faust.worker import Worker
-
     from streams.app import create_app
+    from streams.app.local_state import open_local_state
+    from streams.app.worker import Worker
 
     faust_app = create_app(settings, rules)
     Path(faust_app.conf.datadir).mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
-    Worker(faust_app, loglevel=settings.log_level).execute_from_commandline()
+    open_local_state(faust_app)
+    from streams.logs import install_exception_hooks
+
+    install_exception_hooks()  # a traceback is one log record, not one per line written to stderr
+    # The broker watch (readiness, stop deadline) runs beside the app and stops after it.
+    broker_watch = faust_app.form4["broker"]  # type: ignore[attr-defined]
+    Worker(faust_app, broker_watch, loglevel=settings.log_level).execute_from_commandline()
 
 
 @app.command()
@@ -330,64 +361,65 @@ def ingest_files(
 ) -> None:
     """Publish local filings to form4.raw (keyed by accession number when the EDGAR header has one).
 
-    Each file and archive member is read up to FORM4_MAX_FILING_BYTES; a larger one becomes a too_large dead
-    letter on form4.dlq and the rest are published. Symbolic links inside directories are skipped unless
-    --follow-symlinks.
+    Each file and archive member is read up to FORM4_MAX_FILING_BYTES and published as it is read; a larger one
+    becomes a too_large dead letter on form4.dlq and the rest are published, as are the first
+    FORM4_MAX_ARCHIVE_MEMBERS members of an archive. Symbolic links inside directories are skipped unless
+    --follow-symlinks; devices, FIFOs and sockets are refused.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from streams.ingest.files import Refused, accession_key, iter_documents, refused_letter
-    from streams.kafka_io import open_producer, send_all
+    from streams.ingest.files import UNREADABLE, Refused, iter_documents, publish_documents, special_file
+    from streams.kafka_io import open_producer
     from streams.settings import kafka_client_kwargs
 
     settings = load_settings()
     missing = [p for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or directory: {', '.join(map(str, missing))}", 2)
+    for path in paths:  # never opened: /dev/zero has no end, a FIFO blocks
+        if (kind := special_file(path)) is not None:
+            fail(f"{path} is {kind}, not a file: copy what it holds into a file and ingest that", 2)
     skipped = Skipped()
-    documents: list[tuple[bytes | None, bytes]] = []
-    letters: list[tuple[bytes | None, bytes]] = []
     refusals: list[str] = []
-    for source, data in iter_documents(
-        paths, max_bytes=settings.max_filing_bytes, follow_symlinks=follow_symlinks, on_skip=skipped
-    ):
-        if isinstance(data, Refused):
-            refusals.append(f"{data.reason}: {data.message}")
-            letters.append((source.encode()[-512:], refused_letter(source, data).model_dump_json().encode()))
-        else:
-            documents.append((accession_key(data), data))
-    columns = (
-        TextColumn("publishing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
 
-    async def send() -> int:
-        async with open_producer(settings.broker_url, kafka_client_kwargs(settings)) as producer:
-            with Progress(*columns, console=Console(stderr=True)) as progress:
-                task = progress.add_task("publish", total=len(documents))
-                sent = await send_all(
-                    producer, settings.topics.raw, documents, on_sent=lambda n: progress.advance(task, n)
+    def documents() -> Iterator[tuple[str, bytes | Refused]]:
+        """Read as they are published; a path that cannot be read is an unreadable dead letter, as in parse."""
+        for path in paths:
+            try:
+                yield from iter_documents(
+                    [path],
+                    max_bytes=settings.max_filing_bytes,
+                    max_members=settings.max_archive_members,
+                    follow_symlinks=follow_symlinks,
+                    on_skip=skipped,
                 )
-            await send_all(producer, settings.topics.dlq, letters)
-            return sent
+            except OSError as exc:
+                yield str(path), Refused(UNREADABLE, f"{path}: {exc.strerror or exc} ({exc.filename})")
 
-    sent = run_async(send())
+    def refused(source: str, data: Refused) -> None:
+        refusals.append(f"{data.reason}: {data.message}")
+
+    async def send() -> tuple[int, int]:
+        async with open_producer(settings.broker_url, kafka_client_kwargs(settings)) as producer:
+            columns = (TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=Console(stderr=True)) as progress:
+                task = progress.add_task("publish", total=None)
+                return await publish_documents(
+                    producer,
+                    settings.topics.raw,
+                    settings.topics.dlq,
+                    documents(),
+                    on_published=lambda: progress.advance(task),
+                    on_refused=refused,
+                )
+
+    sent, letters = run_async(send())
     skipped.report()
     for line in refusals:
         typer.echo(line, err=True)
     typer.echo(
         f"published {sent} filings to {settings.topics.raw}"
-        + (f", {len(letters)} dead letter(s) to {settings.topics.dlq}" if letters else ""),
+        + (f", {letters} dead letter(s) to {settings.topics.dlq}" if letters else ""),
         err=True,
     )
 
@@ -627,6 +659,77 @@ def tail(
             sys.stdout.flush()
 
     run_async(run())
+
+
+@app.command()
+def verify(
+    api: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api",
+            help="a worker's API address, e.g. http://127.0.0.1:6066; repeat for several (requests are spread "
+            "over them); default: http://127.0.0.1:<FORM4_WEB_PORT>",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON document on standard output")] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.1, help="give up when reading a topic makes no progress for this many seconds"),
+    ] = 30.0,
+) -> None:
+    """Check the workers' holdings against a recomputation from form4.filings and form4.transactions.
+
+    Recomputes every holding line by the last-reported-balance rule (superseded rows left out), asks the API for
+    the lines of every owner the filings name, and prints one line per difference. Exit status 0: the same;
+    1: some line differs; 2: could not check (settings, broker, topics or API).
+    """
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+    from streams.drift import VerifyError, default_api
+    from streams.drift import verify as check
+    from streams.kafka_io import BrokerUnreachable
+
+    settings = load_settings()
+    urls = api or [default_api(settings)]
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            fail(f"--api must be a worker's address such as http://127.0.0.1:6066; got {url!r}", 2)
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal, transient=True) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task("owners' holdings" if stage == "holdings" else stage)
+            progress.update(tasks[stage], completed=done, total=total or None)
+
+        try:
+            report = asyncio.run(check(settings, urls, idle_timeout=timeout, progress=advance))
+        except (BrokerUnreachable, VerifyError) as exc:
+            fail(str(exc), 2)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as exc:  # never a traceback, and never exit 1 ("differs") for a failure to check
+            fail(f"{type(exc).__name__}: {exc}", 2)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for difference in report.differences:
+            typer.echo(difference.describe())
+    kinds = ", ".join(
+        f"{n} {kind}"
+        for kind in ("missing", "unexpected", "different")
+        if (n := sum(d.kind == kind for d in report.differences))
+    )
+    summary = (
+        f"{report.expected_lines} expected lines, {report.served_lines} served, of {report.owners} owners; "
+        f"recomputed from {report.filings} filings and {report.records} transaction records read"
+    )
+    typer.echo(f"holdings differ: {kinds}; {summary}" if kinds else f"holdings match: {summary}", err=True)
+    raise typer.Exit(1 if report.differences else 0)
 
 
 @app.command()

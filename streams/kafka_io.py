@@ -1,4 +1,4 @@
-"""Plain aiokafka producers and consumers for the command line tools (ingest, tail), outside Faust."""
+"""Plain aiokafka producers and consumers for the command line tools (ingest, tail, verify), outside Faust."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
@@ -192,5 +192,89 @@ async def read_topic(
                     count += 1
                     if max_messages is not None and count >= max_messages:
                         return
+    finally:
+        await consumer.stop()
+
+
+class TopicNotFound(LookupError):
+    """The topic does not exist on the broker (yet)."""
+
+
+class ReadStalled(TimeoutError):
+    """Reading a topic to its end made no progress for too long."""
+
+
+class TopicRecord(NamedTuple):
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+async def read_to_end(
+    broker_url: str,
+    topic: str,
+    *,
+    idle_timeout: float = 30.0,
+    max_message_bytes: int = 1 << 20,
+    on_progress: Callable[[int, int], None] | None = None,
+    client: Mapping[str, Any] | None = None,
+) -> AsyncIterator[TopicRecord]:
+    """Every record of ``topic`` from the beginning to its end (in offset order within each partition).
+
+    The end of a partition is the high watermark a Fetch reports, reached by the consumer's position; the
+    partition is then paused, so a busy topic still ends. Not ``end_offsets``: the embedded Tansu broker answers
+    ListOffsets with the newest batch's base offset + 1, short of the end with multi-record batches
+    (streaming-notes §5.4). ``on_progress(read, total)`` follows the read; :class:`TopicNotFound` when the topic
+    does not exist, :class:`ReadStalled` after ``idle_timeout`` seconds without a record or a new high watermark.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers(broker_url),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=max(1 << 20, max_message_bytes),
+        fetch_max_bytes=max(50 << 20, max_message_bytes),
+        **(client or {}),
+    )
+    await start_client(consumer, broker_url)
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions and topic in await consumer.topics():  # a fresh look at the cluster's topics
+            partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise TopicNotFound(topic)
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        begin = {tp: await consumer.position(tp) for tp in assigned}
+        open_ = set(assigned)
+        seen: tuple[Any, ...] = ()
+        moved = time.monotonic()
+        while open_:
+            batch = await consumer.getmany(*open_, timeout_ms=200, max_records=2000)
+            for tp, messages in batch.items():
+                for m in messages:
+                    yield TopicRecord(tp.partition, m.offset, m.key, m.value)
+            ends = {tp: consumer.highwater(tp) for tp in assigned}
+            positions = {tp: await consumer.position(tp) for tp in assigned}
+            for tp in list(open_):
+                end = ends[tp]
+                if end is not None and positions[tp] >= end:
+                    consumer.pause(tp)
+                    open_.discard(tp)
+            if on_progress is not None:
+                read = sum(positions[tp] - begin[tp] for tp in assigned)
+                total = sum(max(ends[tp] or 0, positions[tp]) - begin[tp] for tp in assigned)
+                on_progress(read, total)
+            state = (tuple(positions.values()), tuple(ends.values()))
+            if batch or state != seen:
+                seen, moved = state, time.monotonic()
+            elif time.monotonic() - moved > idle_timeout:
+                where = ", ".join(
+                    f"partition {tp.partition} at offset {positions[tp]} of {ends[tp]}"
+                    for tp in sorted(open_, key=lambda t: t.partition)
+                )
+                raise ReadStalled(f"reading {topic} made no progress for {idle_timeout:g} s: {where}")
     finally:
         await consumer.stop()

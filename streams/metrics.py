@@ -57,10 +57,29 @@ class PipelineMetrics:
         )
         self.alerts = Counter("form4_alerts", "Alerts raised, by rule", ["rule"], registry=r)
         self.duplicates = Counter("form4_duplicates_skipped", "Filings seen before and skipped", registry=r)
+        self.state_rebuilds = Counter(
+            "form4_state_rebuilds",
+            "Local table stores rebuilt from their changelogs: reason offset_past_end (a persisted offset past "
+            "the changelog's end) or unclean_stop (the last run did not stop cleanly)",
+            ["table", "reason"],
+            registry=r,
+        )
+        self.journal_replays = Counter(
+            "form4_journal_replays",
+            "Events whose state writes were replayed from the journal after a restart or a rebalance",
+            ["table"],
+            registry=r,
+        )
         self.latency = Histogram(
             "form4_processing_latency_seconds",
             "From the raw event reaching form4.raw to the filing's outputs being sent",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=r,
+        )
+        self.broker_reachable = Gauge(
+            "form4_broker_reachable",
+            "1 while the broker answers the worker's probe (ApiVersions within 2 s), 0 after 2 failed probes in a "
+            "row (0 until the first answer)",
             registry=r,
         )
         self.lag = Gauge(

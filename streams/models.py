@@ -480,7 +480,11 @@ class DeadLetter(Contract):
         description="the original message value, base64 (its first bytes when truncated)"
     )
     original_size: int
-    original_sha256: str
+    original_sha256: str | None = Field(
+        None,
+        description="sha256 of the whole original; absent when it was never read whole (an input refused "
+        "over the size cap before or while reading it)",
+    )
     original_truncated: bool = Field(
         False, description="the original was larger than a dead letter may carry; replay it from the source"
     )

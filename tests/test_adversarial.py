@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.bounds import FOOTNOTE_TEXT_BUDGET
+from streams.bounds import FOOTNOTE_TEXT_BUDGET, MAX_ATTRIBUTES_PER_ELEMENT
 from streams.derive import FREE_TEXT_CAP
 from streams.derive.enrich import read_footnotes
 from streams.derive.roles import normalize_roles
@@ -212,6 +212,22 @@ def parse_cpu_seconds(data: bytes) -> tuple[float, str]:
         child.join()
 
 
+def repairable(data: bytes) -> bytes:
+    """``data`` with one error lxml repairs: a misspelled closing tag (the SEC's own samples have one)."""
+    repaired = data.replace(b"</schemaVersion>", b"</schemaVersionX>", 1)
+    assert repaired != data
+    return repaired
+
+
+def attributes_at_the_bound(*, repaired: bool) -> bytes:
+    """As many elements of MAX_ATTRIBUTES_PER_ELEMENT attributes each as fit in the remarks: the character
+    check after a repair reads every one of them."""
+    element = b"<x" + b"".join(b' a%d="v"' % i for i in range(MAX_ATTRIBUTES_PER_ELEMENT)) + b"/>"
+    remarks = b"<remarks>" + element * (ROOM // len(element)) + b"</remarks>"
+    data = MINIMAL.replace(b"</ownershipDocument>", remarks + b"</ownershipDocument>")
+    return repairable(data) if repaired else data
+
+
 CASES: list[tuple[str, Callable[[], bytes]]] = [
     *[
         (f"{where}-{token.strip()}", lambda where=where, token=token: with_text(where, fill(token, ROOM)))
@@ -234,6 +250,8 @@ CASES: list[tuple[str, Callable[[], bytes]]] = [
     ],
     ("many-owners-see-remarks", lambda: many_owners_see_remarks(fill("see x. Title: ", FREE_TEXT_CAP))),
     ("price-digits", lambda: MINIMAL.replace(b"<value>185.5<", b"<value>" + b"1" * ROOM + b"<")),
+    ("attributes-at-the-bound-repaired", lambda: attributes_at_the_bound(repaired=True)),
+    ("attributes-at-the-bound", lambda: attributes_at_the_bound(repaired=False)),
 ]
 
 
@@ -300,3 +318,41 @@ def test_a_real_filing_never_reaches_the_footnote_budget() -> None:
     for filing in filings:
         assert sum(min(len(t), FREE_TEXT_CAP) for t in filing.footnotes.values()) < FOOTNOTE_TEXT_BUDGET / 8
         assert not any("footnote_not_read" in t.derived.value_flags for t in filing.transactions)
+
+
+HOSTILE_CPU_BOUND = 0.5  # refusing a hostile document of under 2 MB (measured: 0.07 s)
+
+
+def many_attributes_on_one_element(count: int) -> bytes:
+    """The issue's document: ``count`` attributes on one element and one repairable error (1.5 MB at 150,000)."""
+    attributes = b"".join(b' a%d=""' % i for i in range(count))
+    return repairable(
+        MINIMAL.replace(
+            b"</ownershipDocument>", b"<remarks" + attributes + b">x</remarks></ownershipDocument>"
+        )
+    )
+
+
+def test_an_element_with_150000_attributes_and_a_repairable_error_is_refused_fast() -> None:
+    """Reading every attribute of an element took time growing with the square of their count (38.5 s here)."""
+    data = many_attributes_on_one_element(150_000)
+    assert 1_400_000 < len(data) < 1_600_000
+    seconds, outcome = parse_cpu_seconds(data)
+    assert outcome == "hostile_xml"
+    assert seconds < HOSTILE_CPU_BOUND, f"{seconds:.2f} s of CPU"
+
+
+def test_a_repaired_real_filing_parses_as_the_unbroken_one() -> None:
+    """A real filing with 90 footnote ids (attributes) parses the same through the repair and its character
+    check as without the error, but for the warning and the hash of the input. (It has no entity reference:
+    libxml2 2.14's repair drops ``&amp;`` and the like after the error, another defect.)"""
+    data = (FIXTURES / "xml" / "01447cb7c756.xml").read_bytes()
+    assert data.count(b"<footnoteId ") == 90 and b"&" not in data
+    accession = "0001127602-24-000001"  # row ids hash it rather than the input's bytes
+    whole = parse_filing(data, accession_number=accession)
+    repaired = parse_filing(repairable(data), accession_number=accession)
+    assert repaired.warnings == [*whole.warnings, repaired.warnings[-1]]
+    assert repaired.warnings[-1].startswith("recovered malformed XML")
+    ignore = {"warnings", "raw_sha256"}
+    assert repaired.model_dump(exclude=ignore) == whole.model_dump(exclude=ignore)
+    assert whole.transactions and any(t.footnote_ids for t in whole.transactions)

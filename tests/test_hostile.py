@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.bounds import MAX_ATTRIBUTES_PER_ELEMENT
 from streams.parse import ParseError, parse_filing
 from streams.parse.errors import ErrorCode
 
@@ -125,6 +126,24 @@ def test_deep_nesting_is_refused() -> None:
     deep = b"<ownershipDocument>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</ownershipDocument>"
     error, seconds = refused(deep)
     assert error.code is ErrorCode.MALFORMED_XML
+    assert seconds < 1.0
+
+
+def with_attributes(count: int, *, repaired: bool) -> bytes:
+    attributes = b"".join(b' a%d="v"' % i for i in range(count))
+    data = MINIMAL.replace(
+        b"</ownershipDocument>", b"<remarks" + attributes + b">x</remarks></ownershipDocument>"
+    )
+    return data.replace(b"</schemaVersion>", b"</schemaVersionX>") if repaired else data
+
+
+@pytest.mark.parametrize("repaired", [False, True], ids=["well-formed", "repaired"])
+def test_an_element_with_attributes_past_the_bound_is_hostile(repaired: bool) -> None:
+    """Real elements carry one or two attributes; one with more than the bound is refused, repaired or not."""
+    assert parse_filing(with_attributes(MAX_ATTRIBUTES_PER_ELEMENT, repaired=repaired)).remarks == "x"
+    error, seconds = refused(with_attributes(MAX_ATTRIBUTES_PER_ELEMENT + 1, repaired=repaired))
+    assert error.code is ErrorCode.HOSTILE_XML
+    assert f"more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes" in error.message
     assert seconds < 1.0
 
 

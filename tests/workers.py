@@ -43,9 +43,6 @@ class WorkerProcess:
             "FORM4_DATA_DIR": str(data_dir),
             "FORM4_STORE": store,
             "FORM4_PARTITIONS": "4",
-            # Tansu answers ListOffsets(latest) wrongly for multi-record batches; one record per batch keeps
-            # changelog recovery exact (streaming-notes 5.4). Tests only.
-            "FORM4_PRODUCER_MAX_BATCH_SIZE": "1",
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -89,6 +86,14 @@ class WorkerProcess:
                 self.proc.wait()
         self.proc = None
 
+    async def exited(self, timeout: float = 120.0) -> int:
+        """Wait for the process to end on its own (an injected fault); returns its exit status."""
+        proc = self.proc
+        assert proc is not None
+        await wait_for(lambda: proc.poll() is not None, timeout=timeout, interval=0.2, message=self.log_tail)
+        self.proc = None
+        return proc.returncode
+
     def log_tail(self) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "worker log:\n" + text[-3000:]
@@ -99,12 +104,17 @@ def workers(broker: EmbeddedBroker, tmp_path: Path):  # type: ignore[no-untyped-
     started: list[WorkerProcess] = []
 
     def make(
-        prefix: str, name: str = "w1", store: str = "memory://", command: tuple[str, ...] = ("worker",)
+        prefix: str,
+        name: str = "w1",
+        store: str = "memory://",
+        command: tuple[str, ...] = ("worker",),
+        env: dict[str, str] | None = None,
     ) -> WorkerProcess:
         worker = WorkerProcess(broker, prefix, tmp_path / name, store=store, command=command)
         worker.env["FORM4_DATABASE_URL"] = (
             f"sqlite:///{tmp_path}/history.sqlite3"  # one history store per test
         )
+        worker.env.update(env or {})
         worker.start()
         started.append(worker)
         return worker

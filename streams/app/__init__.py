@@ -13,13 +13,15 @@ import faust
 
 from streams.alerts import RulesConfig, load_rules
 from streams.app.agents import Channels, Pipeline, declare_agents
+from streams.app.liveness import BrokerWatch
 from streams.app.outputs import Publisher
 from streams.app.tables import declare_tables
 from streams.app.transport import App
 from streams.app.views import declare_views
 from streams.metrics import PipelineMetrics
-from streams.settings import Settings, faust_app_kwargs
+from streams.settings import Settings, faust_app_kwargs, kafka_client_kwargs
 from streams.sinks.history import HistoryQueries
+from streams.topics import bootstrap_servers
 
 
 def _raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
@@ -57,12 +59,20 @@ def create_app(settings: Settings | None = None, rules: RulesConfig | None = Non
     pipeline = Pipeline(settings, rules, channels, tables, Publisher(app, topics.dlq, metrics), metrics)
     agents = declare_agents(app, pipeline)
     sources = {topics.raw, channels.by_issuer.get_topic_name(), channels.by_owner.get_topic_name()}
-    declare_views(app, tables, metrics, HistoryQueries(settings.history_url), sources)
+    # Started by `form4 worker` only (its probe and stop deadline belong to a worker process).
+    broker = BrokerWatch(
+        bootstrap_servers(settings.broker_url),
+        kafka_client_kwargs(settings),
+        app=app,
+        gauge=metrics.broker_reachable,
+    )
+    declare_views(app, tables, metrics, HistoryQueries(settings.history_url), sources, broker)
     app.form4 = {  # type: ignore[attr-defined]
         "settings": settings,
         "metrics": metrics,
         "tables": tables.all(),
         "agents": agents,
         "pipeline": pipeline,
+        "broker": broker,
     }
     return app

@@ -28,6 +28,7 @@ from typing import Any, cast
 import faust
 from faust.streams import Stream, _current_event
 
+from streams import faults
 from streams.alerts import RulesConfig
 from streams.app.outputs import Message, OutputError, Publisher
 from streams.app.tables import Tables, TableState
@@ -38,7 +39,7 @@ from streams.models import Alert, DeadLetter, Filing, HoldingRetraction, Holding
 from streams.process import Outputs, Source, dead_letter, is_duplicate, process_filing, read_event
 from streams.records import holding_key_string
 from streams.settings import Settings
-from streams.state import Staged
+from streams.state import Staged, journal
 
 log = logging.getLogger("streams.app")
 
@@ -120,17 +121,23 @@ class Pipeline:
         self.metrics = metrics
         self.small = settings.message_max_bytes
         self.large = settings.filing_message_max_bytes
+        self._journal_generation: int | None = None
+        self._journals_replayed: set[tuple[str, int]] = set()
 
     async def run(
         self, events: Sequence[Any], prepare: Callable[[Any, Staged], Step], table: TableState | None
     ) -> None:
         """Prepare every event (in a thread), send and await all outputs, dead-letter refusals, apply state."""
+        if table is not None:
+            self._replay_journals(events, table)
         steps = await asyncio.to_thread(self._prepare_all, events, prepare, table)
         sent = [
             (step, [await self.publisher.send(m) for m in step.messages])
             for step in steps
             if not step.refusal
         ]
+        if any(futures for _, futures in sent):
+            faults.reach("outputs_sent")
         for step, futures in sent:
             failed = [
                 r
@@ -144,17 +151,47 @@ class Pipeline:
                     f"the broker refused an output: {failed[0]!r}",
                     "OutputError",
                 )
+        if sent:
+            faults.reach("outputs_acked")
         for step in steps:
             if step.refusal is not None:
                 await self.publisher.dead_letter(step.refusal, step.event.key)
             if step.staged is not None and table is not None:
                 token = _current_event.set(weakref.ref(step.event))  # the write's changelog partition
                 try:
-                    step.staged.apply(table)
+                    _apply(step, table)
                 finally:
                     _current_event.reset(token)
             if step.refusal is None and step.done is not None:
                 step.done()
+        if table is not None and any(step.staged is not None for step in steps):
+            faults.reach("state_applied")
+
+    def _replay_journals(self, events: Sequence[Any], table: TableState) -> None:
+        """Before a partition's first event after a start or a rebalance: complete its last event's writes."""
+        generation = self.publisher.app.consumer_generation_id
+        if generation != self._journal_generation:
+            self._journal_generation = generation
+            self._journals_replayed.clear()
+        for event in events:
+            partition = event.message.partition
+            if (table.name, partition) in self._journals_replayed:
+                continue
+            self._journals_replayed.add((table.name, partition))
+            token = _current_event.set(weakref.ref(event))
+            try:
+                written = journal.replay(table, partition)
+            finally:
+                _current_event.reset(token)
+            if written:
+                self.metrics.journal_replays.labels(table.name).inc()
+                log.warning(
+                    "%s partition %d: completed the last event's state from its journal (%d keys)",
+                    table.name,
+                    partition,
+                    written,
+                    extra={"table": table.name, "partition": partition},
+                )
 
     def _prepare_all(
         self, events: Sequence[Any], prepare: Callable[[Any, Staged], Step], table: TableState | None
@@ -296,6 +333,20 @@ class Pipeline:
                     )
                 )
         return Step(event, messages, staged, done=lambda: self.metrics.holdings.inc(changed))
+
+
+def _apply(step: Step, table: TableState) -> None:
+    """The event's writes, journaled first (``streams.state.journal``), in the event's own context."""
+    assert step.staged is not None
+    m = step.event.message
+    writes = list(step.staged.items())
+    head = journal.head_key(m.partition)
+    entries = journal.journal(writes, table.get(head), m.partition, f"{m.topic}:{m.partition}:{m.offset}")
+    sequence = [*entries, *writes]
+    for n, (k, v) in enumerate(sequence, 1):
+        table.put(k, v)
+        if n < len(sequence):
+            faults.reach("state_write")
 
 
 def batches(stream: faust.StreamT) -> Any:

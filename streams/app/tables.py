@@ -23,6 +23,7 @@ class TableState:
 
     def __init__(self, table: Any) -> None:
         self.table = table
+        self.name: str = table.name
 
     def get(self, key: str) -> Any | None:
         return self.table.get(key.encode())

@@ -32,6 +32,7 @@ from streams.api import (
     parse_ticker,
     parse_when,
 )
+from streams.app.liveness import BrokerWatch
 from streams.app.tables import Tables, TableState
 from streams.derive.calendar import EASTERN
 from streams.holdings import lines
@@ -97,6 +98,7 @@ def declare_views(
     metrics: PipelineMetrics,
     history: HistoryQueries,
     source_topics: set[str],
+    broker: BrokerWatch | None = None,
 ) -> None:
     issuer_state = TableState(tables.issuer_state)
     owner_state = TableState(tables.owner_state)
@@ -128,11 +130,25 @@ def declare_views(
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        """503 until table recovery has finished and while a rebalance is under way (streaming-notes 8.3)."""
+        """503 until table recovery has finished, while a rebalance is under way (streaming-notes 8.3) and while
+        the broker does not answer (streams/app/liveness.py); ``reason`` says which."""
         recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
-        ready = recovered and not app.rebalancing and not app.in_recovery
-        body = {"ready": ready, "recovered": recovered, "rebalancing": bool(app.rebalancing)}
-        return web.json(body, status=200 if ready else 503)
+        reasons = []
+        if not recovered or app.in_recovery:
+            reasons.append("table recovery has not finished")
+        if app.rebalancing:
+            reasons.append("a rebalance is under way")
+        broker_down = broker.reason() if broker is not None else None
+        if broker_down:
+            reasons.append(broker_down)
+        body = {
+            "ready": not reasons,
+            "recovered": recovered,
+            "rebalancing": bool(app.rebalancing),
+            "broker_reachable": not broker_down,
+            "reason": "; ".join(reasons) or None,
+        }
+        return web.json(body, status=503 if reasons else 200)
 
     async def holdings_of(table: Any, state: TableState, scope: str, cik: str, web: Any, request: Any) -> Any:
         """Every current line of index ``<scope>|<cik>``, on the worker holding the CIK's partition."""

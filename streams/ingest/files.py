@@ -5,33 +5,50 @@ when the EDGAR header gives one, so copies of a filing land on the same partitio
 
 Every document is read bounded by the single-filing cap (``FORM4_MAX_FILING_BYTES``), archive members one by
 one: a member whose declared size is over the cap is refused without reading it, and one whose header lies
-(a zip bomb) is refused as soon as it streams past the cap. A refused member is reported as :class:`Refused`
-and the rest of the archive goes on. Symbolic links inside directories are skipped unless asked for.
+(a zip bomb) is refused as soon as it streams past the cap (nothing reads more than the cap and one byte). A
+refused member is reported as :class:`Refused` and the rest of the archive goes on. Documents are yielded as
+they are read and :func:`publish_documents` sends them as they come, so memory holds a few documents whatever
+the input. An archive is read up to ``max_members`` members (``FORM4_MAX_ARCHIVE_MEMBERS``): the headers of a
+tar of a million empty members cost gigabytes and minutes. Symbolic links inside directories are skipped unless
+asked for, and what is not a regular file (a device, a FIFO, a socket) is never opened: /dev/zero has no end
+and a FIFO blocks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import hashlib
 import os
+import stat
+import struct
 import tarfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from streams import __version__
+from streams.bounds import DEFAULT_MAX_ARCHIVE_MEMBERS
 from streams.models import DeadLetter
 from streams.parse import DEFAULT_MAX_BYTES, ParseError
 from streams.parse.sgml import looks_like_submission, unwrap_submission
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 FILING_SUFFIXES = frozenset({".xml", ".txt", ".nc", ".sgml", ".pem"})
 #: Tar archives are recognised by name: sniffing a large file for a tar header can read all of it.
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 TOO_LARGE = "too_large"
 UNREADABLE = "unreadable"
+#: Bytes sent to the broker and not yet acknowledged, at most (and at most IN_FLIGHT_DOCUMENTS documents): a few
+#: documents at the size cap, hundreds of real ones, so publishing an archive holds a few documents in memory.
+IN_FLIGHT_BYTES = 16 * 1024 * 1024
+IN_FLIGHT_DOCUMENTS = 500
+NOT_REGULAR = "not a regular file (a device, FIFO or socket)"
 
 #: Called with (path, why) for each file left out of a directory or archive.
 OnSkip = Callable[[str, str], None]
@@ -58,6 +75,32 @@ def _over(source: str, size: int, max_bytes: int, how: str) -> Refused:
     )
 
 
+def special_file(path: Path) -> str | None:
+    """What ``path`` is when it is neither a regular file nor a directory ("a character device", "a FIFO",
+    ...), else None (also when it cannot be looked at: reading it reports that). Symbolic links are followed."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
+def _too_many_members(path: Path, what: str) -> Refused:
+    return Refused(
+        TOO_LARGE,
+        f"{path}: {what}; split the archive, or raise the bound (FORM4_MAX_ARCHIVE_MEMBERS, parse --max-members)",
+        path.stat().st_size,
+    )
+
+
 def _read_bounded(stream: IO[bytes], source: str, max_bytes: int) -> bytes | Refused:
     """At most ``max_bytes`` from ``stream``; Refused when there is more (whatever the header declared)."""
     data = stream.read(max_bytes + 1)
@@ -78,14 +121,71 @@ def _walk(directory: Path, follow_symlinks: bool, on_skip: OnSkip) -> list[Path]
                 on_skip(str(path), "symbolic link (use --follow-symlinks)")
             elif path.is_file():
                 found.append(path)
+            elif path.exists():
+                on_skip(str(path), NOT_REGULAR)
     return sorted(found)
 
 
-def _zip_members(path: Path, max_bytes: int, on_skip: OnSkip) -> Iterator[tuple[str, bytes | Refused]]:
+# Zip's records, as zipfile reads them: the end of central directory (signature, disks, entry counts, the
+# directory's size and offset at fields 5 and 6, the comment's length), the zip64 locator and end record that
+# precede it in a zip64 archive (the directory's size and offset at fields 8 and 9), and a directory entry's
+# fixed part.
+_EOCD = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR_SIZE = 20
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
+_ENTRY_SIZE = 46
+_ENTRY_LENGTHS = struct.Struct("<3H")  # name, extra field and comment lengths, at offset 28 of an entry
+
+
+def _zip_member_count(path: Path, limit: int) -> int:
+    """How many entries zipfile would load from the central directory (a ZipInfo each, all before the first
+    member), counted up to ``limit`` + 1 by hopping from entry to entry: the declared count is not what
+    zipfile goes by. 0 when the records cannot be found (zipfile then says what is wrong)."""
+    with path.open("rb") as stream:
+        end = stream.seek(0, os.SEEK_END)
+        start = max(0, end - _EOCD.size - 0xFFFF)  # the record, followed by at most a 64 KB comment
+        stream.seek(start)
+        tail = stream.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + _EOCD.size > len(tail):
+            return 0
+        location = start + at
+        size, offset = _EOCD.unpack_from(tail, at)[5:7]
+        concat = location - size - offset  # bytes before the archive (a self-extracting stub)
+        if location >= _ZIP64_LOCATOR_SIZE + _ZIP64_EOCD.size:
+            stream.seek(location - _ZIP64_LOCATOR_SIZE - _ZIP64_EOCD.size)
+            record = stream.read(_ZIP64_EOCD.size + 4)
+            if record[:4] == b"PK\x06\x06" and record[-4:] == b"PK\x06\x07":
+                size, offset = _ZIP64_EOCD.unpack_from(record)[8:10]
+                concat = location - size - offset - _ZIP64_EOCD.size - _ZIP64_LOCATOR_SIZE
+        stream.seek(max(0, offset + concat))
+        count = read = 0
+        while read < size and count <= limit:
+            entry = stream.read(_ENTRY_SIZE)
+            if len(entry) < _ENTRY_SIZE or entry[:4] != b"PK\x01\x02":
+                break
+            skip = sum(_ENTRY_LENGTHS.unpack_from(entry, 28))
+            stream.seek(skip, os.SEEK_CUR)
+            read += _ENTRY_SIZE + skip
+            count += 1
+        return count
+
+
+def _zip_members(
+    path: Path, max_bytes: int, max_members: int, on_skip: OnSkip
+) -> Iterator[tuple[str, bytes | Refused]]:
+    if _zip_member_count(path, max_members) > max_members:
+        what = f"more than {max_members} members, the bound of one archive: none was read"
+        yield str(path), _too_many_members(path, what)
+        return
     with zipfile.ZipFile(path) as archive:
         for info in sorted(archive.infolist(), key=lambda i: i.filename):
             source = f"{path}!{info.filename}"
             if info.is_dir():
+                continue
+            kind = stat.S_IFMT(info.external_attr >> 16)  # the unix file type, when the archiver recorded it
+            if kind and kind != stat.S_IFREG:
+                on_skip(source, "not a regular file (links are not followed)")
                 continue
             if not _is_filing_name(info.filename):
                 on_skip(source, "not a filing name")
@@ -100,21 +200,32 @@ def _zip_members(path: Path, max_bytes: int, on_skip: OnSkip) -> Iterator[tuple[
                 yield source, Refused(UNREADABLE, f"{source}: {type(exc).__name__}: {exc}")
 
 
-def _tar_members(path: Path, max_bytes: int, on_skip: OnSkip) -> Iterator[tuple[str, bytes | Refused]]:
-    with tarfile.open(path) as archive:
-        members: list[tarfile.TarInfo] = []
-        broken: Refused | None = None
-        try:
-            members.extend(archive)
-        except (
-            tarfile.TarError,
-            OSError,
-            EOFError,
-        ) as exc:  # a cut or corrupt archive: keep what came before
-            broken = Refused(
-                UNREADABLE, f"{path}: {type(exc).__name__}: {exc} (after {len(members)} members)"
-            )
-        for member in sorted(members, key=lambda m: m.name):
+class _TarReader(tarfile.TarFile):
+    members: list[tarfile.TarInfo]  # what TarFile keeps of every header it reads (not in the type stubs)
+
+
+def _tar_members(
+    path: Path, max_bytes: int, max_members: int, on_skip: OnSkip
+) -> Iterator[tuple[str, bytes | Refused]]:
+    """Members in archive order, each read as its header is met: a compressed tar is read once, forward."""
+    with _TarReader.open(path) as archive:
+        count = 0
+        while True:
+            try:
+                member = archive.next()
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                # a cut or corrupt archive: what came before was read
+                why = f"{path}: {type(exc).__name__}: {exc} (after {count} members)"
+                yield str(path), Refused(UNREADABLE, why)
+                return
+            if member is None:
+                return
+            archive.members.clear()  # every header read so far, 600 bytes each: none is needed again
+            count += 1
+            if count > max_members:
+                what = f"more than {max_members} members, the bound of one archive: the rest were not read"
+                yield str(path), _too_many_members(path, what)
+                return
             source = f"{path}!{member.name}"
             if member.isdir():
                 continue
@@ -133,8 +244,6 @@ def _tar_members(path: Path, max_bytes: int, on_skip: OnSkip) -> Iterator[tuple[
                     yield source, _read_bounded(extracted, source, max_bytes)
             except (tarfile.TarError, OSError, EOFError) as exc:
                 yield source, Refused(UNREADABLE, f"{source}: {type(exc).__name__}: {exc}")
-        if broken is not None:
-            yield str(path), broken
 
 
 def _file(path: Path, max_bytes: int) -> bytes | Refused:
@@ -154,27 +263,36 @@ def iter_documents(
     paths: list[Path],
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    max_members: int = DEFAULT_MAX_ARCHIVE_MEMBERS,
     follow_symlinks: bool = False,
     on_skip: OnSkip = _ignore,
     explicit: bool = True,
 ) -> Iterator[tuple[str, bytes | Refused]]:
-    """(source name, bytes or Refused) for every filing under the paths, in a stable order.
+    """(source name, bytes or Refused) for every filing under the paths, in a stable order, each yielded as it
+    is read (directories and zip members sorted by name, tar members in archive order).
 
     A file named on the command line is always read; inside directories and archives only filing names are
-    (no READMEs), and the others are passed to ``on_skip``. OSError for a path that cannot be read."""
+    (no READMEs), and the others are passed to ``on_skip``. What is not a regular file is never opened: named,
+    it is refused (``unreadable``); inside a directory, skipped. OSError for a path that cannot be read."""
     for path in paths:
         if path.is_dir():
             yield from iter_documents(
                 _walk(path, follow_symlinks, on_skip),
                 max_bytes=max_bytes,
+                max_members=max_members,
                 follow_symlinks=follow_symlinks,
                 on_skip=on_skip,
                 explicit=False,
             )
+        elif (kind := special_file(path)) is not None:
+            if explicit:
+                yield str(path), Refused(UNREADABLE, f"{path}: {kind}, not a regular file: copy it to one")
+            else:
+                on_skip(str(path), NOT_REGULAR)
         elif zipfile.is_zipfile(path):
-            yield from _zip_members(path, max_bytes, on_skip)
+            yield from _zip_members(path, max_bytes, max_members, on_skip)
         elif path.name.lower().endswith(TAR_SUFFIXES) and tarfile.is_tarfile(path):
-            yield from _tar_members(path, max_bytes, on_skip)
+            yield from _tar_members(path, max_bytes, max_members, on_skip)
         elif explicit or _is_filing_name(path.name):
             yield str(path), _file(path, max_bytes)
         else:
@@ -183,7 +301,8 @@ def iter_documents(
 
 def refused_letter(source: str, refused: Refused) -> DeadLetter:
     """The form4.dlq record of a document that was not read. It carries no original bytes: replay it from
-    ``source`` (the path, and the archive member after ``!``)."""
+    ``source`` (the path, and the archive member after ``!``). ``original_size`` is the size declared or read
+    (at least the cap and one byte); it has no ``original_sha256``, as the original was never read whole."""
     return DeadLetter(
         reason=refused.reason,
         message=refused.message[:1024],
@@ -194,7 +313,6 @@ def refused_letter(source: str, refused: Refused) -> DeadLetter:
         parser_version=__version__,
         original_b64=base64.b64encode(b"").decode(),
         original_size=refused.size or 0,
-        original_sha256=hashlib.sha256(b"").hexdigest(),
         original_truncated=True,
     )
 
@@ -208,3 +326,44 @@ def accession_key(data: bytes) -> bytes | None:
     except ParseError as exc:
         accession = exc.header.get("accession_number")
     return accession.encode() if accession else None
+
+
+async def publish_documents(
+    producer: AIOKafkaProducer,
+    raw_topic: str,
+    dlq_topic: str,
+    documents: Iterable[tuple[str, bytes | Refused]],
+    *,
+    on_published: Callable[[], object] | None = None,
+    on_refused: Callable[[str, Refused], object] | None = None,
+) -> tuple[int, int]:
+    """Send each document to ``raw_topic`` (keyed by accession) and each refusal to ``dlq_topic`` as it is
+    read, with at most IN_FLIGHT_BYTES and IN_FLIGHT_DOCUMENTS sent and not yet acknowledged; returns (filings,
+    dead letters) once the broker has them all. Memory holds a few documents whatever the input's size."""
+    in_flight: deque[tuple[asyncio.Future[object], int]] = deque()
+    held = published = letters = 0
+    key: bytes | None
+    for source, data in documents:
+        filing = not isinstance(data, Refused)
+        if isinstance(data, Refused):
+            topic, key = dlq_topic, source.encode()[-512:]
+            value = refused_letter(source, data).model_dump_json().encode()
+            letters += 1
+            if on_refused:
+                on_refused(source, data)
+        else:
+            topic, key, value = raw_topic, accession_key(data), data
+            published += 1
+        in_flight.append((await producer.send(topic, value=value, key=key), len(value)))
+        held += len(value)
+        del data, value  # the producer has its copy
+        while in_flight and (held > IN_FLIGHT_BYTES or len(in_flight) > IN_FLIGHT_DOCUMENTS):
+            future, size = in_flight.popleft()
+            await future
+            held -= size
+        if filing and on_published:
+            on_published()
+        await asyncio.sleep(0)  # reading blocks the loop: let the producer send between documents
+    for future, _ in in_flight:
+        await future
+    return published, letters

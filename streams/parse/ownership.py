@@ -14,6 +14,7 @@ from typing import Any
 
 from lxml import etree
 
+from streams.bounds import MAX_ATTRIBUTES_PER_ELEMENT
 from streams.parse.errors import ErrorCode, ParseError
 from streams.parse.values import to_bool, to_cik, to_date, to_decimal, to_text
 
@@ -44,6 +45,10 @@ _safe_parser = partial(
 )
 _STRICT = _safe_parser()
 _RECOVER = _safe_parser(recover=True)
+# Both run in C, in time linear in the tree: whether any element has an attribute past the bound, and an
+# element's attribute values (lxml's attrib.values() looks each value up by name, quadratic in their count).
+_TOO_MANY_ATTRIBUTES = etree.XPath(f"boolean(//@*[{MAX_ATTRIBUTES_PER_ELEMENT + 1}])")
+_ATTRIBUTE_VALUES = etree.XPath("@*")
 
 Converter = Callable[[str, str, list[str]], Any]
 
@@ -193,6 +198,8 @@ def load_tree(xml: bytes, warnings: list[str]) -> etree._Element:
         root = _recover(xml, strict_error, warnings)
     except ValueError as exc:  # e.g. a str with an encoding declaration, or NUL bytes
         raise ParseError(ErrorCode.MALFORMED_XML, f"not parseable as XML: {exc}") from None
+    else:
+        _check_attribute_count(root)
     if (root is not None and isinstance(root.tag, str) and root.tag[0] == "{") or (
         root is not None and b"xmlns:" in xml
     ):
@@ -238,9 +245,20 @@ def _recover(xml: bytes, strict_error: etree.XMLSyntaxError, warnings: list[str]
         raise ParseError(
             ErrorCode.MALFORMED_XML, f"{message}; repair would keep {kept_rows} of {raw_rows} rows"
         )
+    _check_attribute_count(root)
     _check_characters(root)
     warnings.append(f"recovered {message}")
     return root
+
+
+def _check_attribute_count(root: etree._Element) -> None:
+    """No element carries more attributes than MAX_ATTRIBUTES_PER_ELEMENT: real ones carry one or two."""
+    if _TOO_MANY_ATTRIBUTES(root):
+        raise ParseError(
+            ErrorCode.HOSTILE_XML,
+            f"an element carries more than {MAX_ATTRIBUTES_PER_ELEMENT} attributes; "
+            "ownership documents carry at most two, refused",
+        )
 
 
 def _check_characters(root: etree._Element) -> None:
@@ -248,7 +266,7 @@ def _check_characters(root: etree._Element) -> None:
     are not UTF-8 and no later step can encode: refuse them here, naming the element."""
     for el in root.iter():
         try:
-            el.text, el.tail, list(el.attrib.values())
+            el.text, el.tail, el.attrib and _ATTRIBUTE_VALUES(el)
         except UnicodeDecodeError:
             name = _local(el.tag) or "a comment"
             raise ParseError(

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streams import faults
 from streams.sinks import schema
 from streams.sinks.batch import Batch, StoredAlert, fold_alert
 from streams.sinks.db import Connection, DatabaseUrl, parse_database_url, placeholders
@@ -65,6 +66,11 @@ class HistoryStore:
                 "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = excluded.next_offset",
                 [(topic, partition, offset) for (topic, partition), offset in batch.offsets.items()],
             )
+        # Committed: rows and offsets together. The sink commits nothing to Kafka (no consumer group; its offsets
+        # are these rows), so all that follows is in memory: the result, metrics, logs. Every commit passes here
+        # once: a whole batch, and each message of a refused batch that write_messages writes (or skips) alone;
+        # a transaction rolled back raises before it.
+        faults.reach("sink_committed")
         deleted = sum(v is None for v in batch.filings.values()) + sum(
             v is None for v in batch.transactions.values()
         )

@@ -1,0 +1,82 @@
+"""The log during a broker outage: every record one line, repeated library messages counted instead of
+repeated (streams/logs.py). The worker-level behaviour is in test_outage.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from streams.logs import JsonFormatter, RepeatFilter, TextFormatter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def logger_to(stream: io.StringIO, formatter: logging.Formatter, clock: Clock, name: str) -> logging.Logger:
+    """A logger of its own (not propagating) writing through the repeat filter, as the worker's handler does."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter(interval=30.0, clock=clock))
+    logger = logging.getLogger(name)
+    logger.handlers = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def test_a_repeated_library_error_is_shown_once_per_interval_with_the_count_of_the_others() -> None:
+    """aiokafka's "Unable connect" came ~20 times a second with the broker gone; numbers in it (node, errno,
+    port) do not make it a new kind. Our own per-filing lines are never held back."""
+    out, clock = io.StringIO(), Clock()
+    aiokafka = logger_to(out, TextFormatter(), clock, "aiokafka.test-logs")
+    own = logging.getLogger("streams.test-logs")  # ours: never held back
+    own.handlers, own.propagate = aiokafka.handlers, False
+    own.setLevel(logging.INFO)
+    for n in range(40):
+        clock.now = n * 0.05
+        aiokafka.error(
+            "Unable connect to node with id %s: %s", 111, f"Connect call failed (port {40000 + n})"
+        )
+        own.info("filing %s done", n)
+    clock.now = 31.0
+    aiokafka.error("Unable connect to node with id %s: %s", 111, "Connect call failed (port 40041)")
+    aiokafka.error("Unable to update metadata from [%s]", 111)  # another kind: shown at once
+    lines = out.getvalue().splitlines()
+    unable = [line for line in lines if "Unable connect" in line]
+    assert len(unable) == 2 and unable[1].endswith("suppressed=39"), unable
+    assert sum("filing" in line for line in lines) == 40
+    assert any("Unable to update metadata" in line for line in lines)
+
+
+def test_every_record_is_one_line_and_a_connection_error_has_no_traceback() -> None:
+    out, clock = io.StringIO(), Clock()
+    root = logger_to(out, TextFormatter(), clock, "test-logs.text")
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed")
+    except OSError:
+        root.exception("broker\ngone")
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        root.getChild("other").exception("internal error")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].endswith("broker\\ngone error=ConnectionRefusedError: [Errno 111] Connect call failed")
+    assert "error=ValueError: a bug traceback=Traceback (most recent call last):\\n" in lines[1]
+
+
+def test_json_records_carry_the_error_and_the_traceback_only_when_it_says_something() -> None:
+    out, clock = io.StringIO(), Clock()
+    root = logger_to(out, JsonFormatter(), clock, "test-logs.json")
+    try:
+        raise TimeoutError("no answer")
+    except TimeoutError:
+        root.warning("probe failed", exc_info=True)
+    record = json.loads(out.getvalue())
+    assert record["error"] == "TimeoutError: no answer" and "exc" not in record
