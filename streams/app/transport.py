@@ -133,7 +133,6 @@ class _Recovery(Recovery):
         self.app.flow_control.clear()
 
 
-
 class _Table(faust.Table):
     def apply_changelog_batch(self, batch: Any) -> None:
         faults.reach("recovery")
