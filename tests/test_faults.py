@@ -16,6 +16,8 @@ import pytest
 
 from streams import faults
 from streams.broker import EmbeddedBroker
+from streams.drift import drift
+from streams.settings import Settings
 from tests.broker import consume_all, produce, unique_name, wait_for
 from tests.test_delivery import spread, superseded
 from tests.test_pipeline import (
@@ -75,6 +77,8 @@ async def outputs_are_exact(
     latest = {k: without_previous(v) for k, v in latest_by_key(holdings).items() if v is not None}
     assert latest == lines
     assert await consume_all(bootstrap, f"{prefix}.dlq", None, timeout=10, quiet=0.5) == []
+    settings = Settings(broker_url=broker.url, topic_prefix=prefix)
+    assert await drift(settings, [f"http://127.0.0.1:{worker.web_port}"]) == []  # form4 verify agrees
 
 
 @pytest.mark.parametrize("store", STORES)
