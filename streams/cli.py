@@ -624,6 +624,154 @@ def ingest_index(
         raise typer.Exit(1)
 
 
+@ingest_app.command("datasets")
+def ingest_datasets(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="data set ZIPs: local files, quarters (2024q4: the SEC's URL under FORM4_EDGAR_BASE_URL) or "
+            "http(s) URLs"
+        ),
+    ] = None,
+    from_quarter: Annotated[
+        str | None, typer.Option("--from", help="first quarter to download, e.g. 2022q1")
+    ] = None,
+    to_quarter: Annotated[
+        str | None,
+        typer.Option("--to", help="last quarter (default: the last finished quarter)"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="seed again data sets the ingest state says were seeded")
+    ] = False,
+) -> None:
+    """Seed the insiders' trading histories (routine/opportunistic patterns, first purchases) from the SEC's
+    quarterly Form 3/4/5 data sets: one request per quarter instead of one per filing.
+
+    A seed gives the pattern rules their history; it publishes no records, holdings or alerts of the past (that
+    is `ingest index`). Resumable: run the same command again and data sets already seeded are skipped without
+    a request. Downloads use FORM4_EDGAR_USER_AGENT and the EDGAR rate limit; local ZIPs need neither.
+    """
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from streams.ingest.backfill import today_eastern
+    from streams.ingest.seeding import (
+        Callbacks,
+        Outcome,
+        SeedReport,
+        Source,
+        last_finished_quarter,
+        parse_quarter,
+        quarter_range,
+        quarter_url,
+        run_datasets,
+        source_of,
+    )
+    from streams.kafka_io import BrokerUnreachable
+
+    if to_quarter is not None and from_quarter is None:
+        fail("--to needs --from (e.g. --from 2022q1 --to 2024q4)", 2)
+    settings = load_settings()
+    chosen: list[Source] = []
+    for argument in sources or []:
+        try:
+            chosen.append(source_of(argument, settings.edgar_base_url))
+        except ValueError as exc:
+            fail(str(exc), 2)
+    if from_quarter is not None:
+        try:
+            first = parse_quarter(from_quarter)
+            last = parse_quarter(to_quarter) if to_quarter else last_finished_quarter(today_eastern())
+        except ValueError as exc:
+            fail(f"--from/--to: {exc}", 2)
+        if last < first:
+            fail(f"--to ({last[0]}q{last[1]}) is before --from ({first[0]}q{first[1]})", 2)
+        chosen += [
+            Source(label=f"{y}q{q}", url=quarter_url(settings.edgar_base_url, y, q))
+            for y, q in quarter_range(first, last)
+        ]
+    if not chosen:
+        fail("nothing to seed from: give ZIP files, quarters or URLs, or --from 2022q1 [--to 2024q4]", 2)
+    if any(source.url for source in chosen):  # downloads: EDGAR wants to know who asks
+        try:
+            settings.require_edgar_user_agent()
+        except ValueError as exc:
+            fail(str(exc), 2)
+    from streams.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
+
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        sets_task = progress.add_task("data sets", total=len(chosen))
+        read_task = progress.add_task("reading", total=None, visible=False)
+        seeds_task = progress.add_task("seeds published", total=0)
+
+        def on_start(source: Source) -> None:
+            progress.update(sets_task, description=f"data sets ({source.label})"[:28])
+
+        def on_read(table: str, done: int, total: int) -> None:  # in MB, from the reading thread
+            mb = 1 << 20
+            progress.update(
+                read_task,
+                description=f"reading {table} (MB)",
+                completed=done // mb,
+                total=max(1, -(-total // mb)),
+                visible=True,
+            )
+
+        def on_seeds(count: int) -> None:
+            task = progress.tasks[seeds_task]
+            progress.update(seeds_task, total=(task.total or 0) + count)
+
+        def on_sent(count: int) -> None:
+            progress.advance(seeds_task, count)
+
+        def on_done(outcome: Outcome) -> None:
+            progress.advance(sets_task)
+            progress.update(read_task, visible=False)
+            if outcome.status == "failed":
+                progress.console.print(f"error: {outcome.message}", markup=False, highlight=False)
+
+        callbacks = Callbacks(on_start, on_read, on_seeds, on_sent, on_done)
+        report: SeedReport | None = None
+        problem: str | None = None
+        try:
+            report = asyncio.run(run_datasets(settings, chosen, callbacks=callbacks, force=force))
+        except KeyboardInterrupt:
+            problem = "interrupted: run the same command again to resume"
+        except BrokerUnreachable as exc:
+            problem = f"error: {exc}"
+        except Exception as exc:
+            problem = f"error: {type(exc).__name__}: {exc} (run the same command again to resume)"
+    if report is None:  # after the progress display is gone, so the line is the last one
+        typer.echo(problem, err=True)
+        raise typer.Exit(130 if problem and problem.startswith("interrupted") else 1)
+    published = report.of("published")
+    not_yet = report.of("not_published")
+    failed = report.of("failed")
+    typer.echo(
+        f"{len(chosen)} data sets: {len(published)} seeded ({sum(o.seeds for o in published)} seeds of "
+        f"{sum(o.histories for o in published)} insider histories to {settings.topics.raw}), "
+        f"{len(report.of('already_seeded'))} already seeded"
+        + (
+            f", {len(not_yet)} not published yet ({', '.join(o.source.label for o in not_yet)})"
+            if not_yet
+            else ""
+        )
+        + (f", {len(failed)} failed (run the same command again to retry them)" if failed else ""),
+        err=True,
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def tail(
     topic: Annotated[

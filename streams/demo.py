@@ -46,9 +46,9 @@ def alert_line(alert: dict[str, Any]) -> Table:
     row.add_column(ratio=1, overflow="fold")
     pattern = alert.get("trader_pattern")
     text = alert["message"]
-    if pattern == "insufficient":  # a fresh demo mostly has too little history to classify anyone
-        text += " (trading history too short to classify)"
-    elif pattern and pattern not in text:
+    # A purchase or sale alert's sentence already says what the history says, "insufficient" included (the
+    # history "too short to classify", or the year without a trade): only a bare pattern is added.
+    if pattern and pattern != "insufficient" and pattern not in text:
         text += f" ({pattern} trader)"
     if alert.get("is_revision"):
         text = f"[revision {alert.get('revision')}] {text}"

@@ -57,6 +57,12 @@ class PipelineMetrics:
         )
         self.alerts = Counter("form4_alerts", "Alerts raised, by rule", ["rule"], registry=r)
         self.duplicates = Counter("form4_duplicates_skipped", "Filings seen before and skipped", registry=r)
+        self.seeds = Counter(
+            "form4_history_seeds",
+            "History seeds (form4 ingest datasets) merged into the insiders' histories, or seen before",
+            ["outcome"],
+            registry=r,
+        )
         self.state_rebuilds = Counter(
             "form4_state_rebuilds",
             "Local table stores rebuilt from their changelogs: reason offset_past_end (a persisted offset past "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -128,10 +130,15 @@ class TransactionDerived(Contract):
     price_low: Dec | None = Field(
         None,
         description="low end of the price range a footnote of this row states ('prices ranging from $X to $Y', "
-        "'ranged from', 'between'), in any wording, weighted average or not; the range containing the price "
-        "when a footnote lists several",
+        "'ranged from', 'between', 'the lowest price ... was $X and the highest price was $Y', 'a low of $X "
+        "and a high of $Y'), weighted average or not; the range containing the price when a footnote lists "
+        "several (a price written to fewer places counts as inside when it rounds from a value inside); "
+        "else the range the price lies just outside, at most 10% off, flagged price_outside_range. Always US "
+        "dollars: when a range the row's footnotes state is in another currency (C$, CAD, €, EUR, £, GBP, NIS, "
+        "... or a bare '$' in a footnote naming another currency) no range is given and the row is flagged "
+        "price_range_not_usd",
     )
-    price_high: Dec | None = Field(None, description="high end of that range")
+    price_high: Dec | None = Field(None, description="high end of that range, US dollars")
     is_weighted_average: bool = Field(
         False,
         description="a footnote of this row says the price is a weighted average ('weighted average', "
@@ -161,8 +168,11 @@ class TransactionDerived(Contract):
     value_flags: list[str] = Field(
         default_factory=list,
         description="as-filed values that look wrong, never corrected: price_equals_total_value, "
-        "price_implausible (>= $1M a share), price_outside_range (more than 10% outside every range the "
-        "price's footnotes state), price_outlier (10x above or below the median open-market price of the "
+        "price_implausible (>= $1M a share), price_outside_range (the price lies outside every range stated: "
+        "just outside, at most 10%, with that range kept in price_low/price_high; or farther off every range "
+        "the price's own footnotes state, with no range given), price_range_not_usd (a range the row's "
+        "footnotes state is in another currency than the US dollar: no range is given, and the price may be "
+        "in that currency too), price_outlier (10x above or below the median open-market price of the "
         "filing's rows of the same security, 3 or more rows), value_implausible (shares x price or total "
         "value over $100B), footnote_not_read (the row cites a footnote past the filing's 262,144 characters "
         "of footnotes read for derivation: its ranges, average and plan facts were not derived)",
@@ -248,7 +258,13 @@ class Filing(Contract):
         description="EDGAR acceptance time, always tz-aware: a value given without a UTC offset (in the EDGAR "
         "header or the raw envelope) is read as US Eastern (America/New_York), EDGAR's clock",
     )
-    filed_date: date | None = None
+    filed_date: date | None = Field(
+        None,
+        description="EDGAR's filing date: FILED AS OF DATE from the EDGAR header, or the date given with the "
+        "document; else, when the acceptance time is known (e.g. from a raw envelope), the date EDGAR gives it: "
+        "that day when accepted by 10 pm Eastern on a business day (Regulation S-T 13(a)(4) for Forms 3, 4 "
+        "and 5), else the next business day",
+    )
     issuer: Issuer
     reporting_owners: list[ReportingOwner]
     aff10b5one: bool | None = Field(None, description="the 10b5-1 checkbox; null when the element is absent")
@@ -325,6 +341,63 @@ class RawFilingEvent(Contract):
             return cls(document_base64=base64.b64encode(data).decode("ascii"), **fields)  # type: ignore[arg-type]
 
 
+#: ``YYYY-MM``: a calendar month of a seeded history.
+Month = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+#: The most insider histories one seed message carries (``streams.ingest.datasets`` also keeps each message
+#: under 256 KiB): the work one seed asks of the worker is bounded like a filing's.
+MAX_SEED_HISTORIES = 500
+#: Months per direction in one seeded history (the state keeps 48 after pruning; a seed may carry more years).
+MAX_SEED_MONTHS = 600
+
+
+class SeededHistory(Contract):
+    """One insider's trading history in one issuer, as the ``hist`` state holds it (``streams.alerts.history``):
+    the months with open-market purchases (``buy``) and sales (``sell``), each month's first and last trade day,
+    and ``since``, the earliest plausible trade date of any of their rows."""
+
+    owner_cik: Cik
+    since: date | None = None
+    buy: dict[Month, tuple[date, date]] = Field(default_factory=dict, max_length=MAX_SEED_MONTHS)
+    sell: dict[Month, tuple[date, date]] = Field(default_factory=dict, max_length=MAX_SEED_MONTHS)
+
+
+class HistorySeed(Contract):
+    """On form4.raw, keyed by the issuer CIK: trading histories of insiders of one issuer taken from the SEC's
+    Form 3/4/5 data sets (``form4 ingest datasets``). The worker merges each into the insider's ``hist`` state
+    (a set union: idempotent, in any order) and publishes nothing: a seed is never a filing, a record, an alert
+    or a holding. ``seed_id`` is the hash of the content (``seed_identity``), so the same seed sent twice is
+    recognised (``seen|seed:<id>``)."""
+
+    kind: Literal["history_seed"]
+    seed_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="sha256 of issuer_cik and histories, 32 hex")
+    issuer_cik: Cik
+    source: str | None = Field(None, max_length=2048, description="the data set it came from (URL or file)")
+    histories: list[SeededHistory] = Field(min_length=1, max_length=MAX_SEED_HISTORIES)
+
+    @model_validator(mode="after")
+    def _identity(self) -> HistorySeed:
+        if self.seed_id != seed_identity(self.issuer_cik, self.histories):
+            raise ValueError("seed_id is not the hash of the seed's issuer_cik and histories")
+        return self
+
+    @classmethod
+    def build(cls, issuer_cik: str, histories: list[SeededHistory], source: str | None = None) -> HistorySeed:
+        return cls(
+            kind="history_seed",
+            seed_id=seed_identity(issuer_cik, histories),
+            issuer_cik=issuer_cik,
+            source=source,
+            histories=histories,
+        )
+
+
+def seed_identity(issuer_cik: str, histories: list[SeededHistory]) -> str:
+    """The content hash that identifies a seed: the same histories of the same issuer, the same id."""
+    content = {"issuer_cik": issuer_cik, "histories": [h.model_dump(mode="json") for h in histories]}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 class OwnerRef(Contract):
     """A reporting owner as denormalized onto each transaction record."""
 
@@ -367,7 +440,7 @@ class TransactionRecord(Transaction):
     )
     period_of_report: date | None = None
     acceptance_datetime: datetime | None = None
-    filed_date: date | None = None
+    filed_date: date | None = Field(None, description="the filing's filed_date (see filing)")
     issuer: Issuer
     reporting_owners: list[OwnerRef]
     owner_roles: list[Role] = Field(default_factory=list, description="union of the owners' roles")
@@ -384,6 +457,14 @@ class TransactionRecord(Transaction):
         None,
         description="derived, with trader_pattern: the earliest trade date of this insider in this issuer seen by "
         "this system (its history starts there; backfills move it back)",
+    )
+    history_gap_years: list[int] = Field(
+        default_factory=list,
+        description="derived, with trader_pattern 'insufficient': the calendar years among the 3 before the "
+        "trade's in which this insider made no open-market trade in the trade's direction although the history "
+        "this system holds covers them whole (history_known_since is before the year), so the trade is neither "
+        "routine nor opportunistic; empty when the history starts too late to tell (too short) or the trade is "
+        "classified",
     )
 
 
@@ -452,6 +533,9 @@ class Alert(Contract):
     acceptance_datetime: datetime | None = None
     trader_pattern: TraderPattern | None = Field(None, description="the trades' trader_pattern (see records)")
     history_known_since: date | None = None
+    history_gap_years: list[int] = Field(
+        default_factory=list, description="the trades' history_gap_years (see records)"
+    )
     message: str = Field(description="one sentence a person can read")
 
     @model_validator(mode="after")
@@ -493,6 +577,7 @@ class DeadLetter(Contract):
 # Every message type that travels on a topic, by schema file name.
 TOPIC_MESSAGES: dict[str, type[BaseModel]] = {
     "raw_filing_event": RawFilingEvent,
+    "history_seed": HistorySeed,
     "filing": Filing,
     "transaction_record": TransactionRecord,
     "holding": HoldingState,

@@ -1,16 +1,19 @@
 """What one raw event becomes: the pure steps the Faust agents run, testable without a broker.
 
-1. ``read_event``: the bytes on form4.raw (a JSON envelope or the document itself) -> a Filing, or a
-   DeadLetter saying why not.
+1. ``read_event``: the bytes on form4.raw (a JSON envelope or the document itself) -> a Filing, a HistorySeed
+   (``{"kind": "history_seed", ...}``, from ``form4 ingest datasets``), or a DeadLetter saying why not.
 2. ``process_filing``: a new filing and its issuer's state (a ``State``: small values under fine-grained keys)
    -> everything to publish (the filing, one record per transaction row, records an amendment supersedes,
    alerts, holding candidates) while the state takes the writes the agent applies once the outputs are out.
+3. ``process_seed``: a history seed and its issuer's state -> nothing to publish; the insiders' ``hist`` values
+   take the seeded months (a union), and ``seen|seed:<id>`` marks it done.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,6 +21,7 @@ from pydantic import ValidationError
 
 from streams import __version__
 from streams.alerts import RulesConfig, alert_step
+from streams.alerts.history import History, merge_history
 from streams.amendments import amendment_step, live_holding_candidates
 from streams.derive.enrich import filing_identity
 from streams.holdings import retract_line, update_line
@@ -25,6 +29,7 @@ from streams.models import (
     Alert,
     DeadLetter,
     Filing,
+    HistorySeed,
     HoldingRetraction,
     HoldingState,
     RawFilingEvent,
@@ -72,11 +77,15 @@ def dead_letter(value: bytes, reason: str, message: str, source: Source, **extra
     )
 
 
-def read_event(value: bytes | None, source: Source, max_bytes: int) -> Filing | DeadLetter:
-    """Parse one form4.raw value. Never raises: every input ends as a Filing or a DeadLetter."""
+def read_event(value: bytes | None, source: Source, max_bytes: int) -> Filing | HistorySeed | DeadLetter:
+    """Parse one form4.raw value. Never raises: every input ends as a Filing, a HistorySeed or a DeadLetter."""
     value = value or b""
     try:
+        if is_seed_value(value):
+            return _seed(value)
         envelope = _envelope(value)
+        if isinstance(envelope, HistorySeed):
+            return envelope
         document = _document(envelope) if envelope else value
         return parse_filing(
             document,
@@ -99,13 +108,33 @@ class _EnvelopeError(ValueError):
     pass
 
 
-def _envelope(value: bytes) -> RawFilingEvent | None:
+#: A typed envelope starts with its kind (``HistorySeed`` serialises it first); filings never do.
+_SEED_START = re.compile(rb'\A\s*\{\s*"kind"\s*:\s*"history_seed"')
+
+
+def is_seed_value(value: bytes) -> bool:
+    """A history seed, on form4.raw or the by-issuer topic (a Filing's JSON starts with another field)."""
+    return _SEED_START.match(value) is not None
+
+
+def _seed(value: bytes) -> HistorySeed:
+    try:
+        return HistorySeed.model_validate_json(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "value"
+        raise _EnvelopeError(f"not a history seed: {where}: {first['msg']}") from None
+
+
+def _envelope(value: bytes) -> RawFilingEvent | HistorySeed | None:
     """The JSON envelope, when the value is one; None for a bare document (XML or EDGAR text)."""
     if value.lstrip()[:1] != b"{":
         return None
     try:
         return RawFilingEvent.model_validate_json(value)
     except ValidationError as exc:
+        if any(e["type"] == "extra_forbidden" and tuple(e["loc"]) == ("kind",) for e in exc.errors()):
+            return _seed(value)  # a typed envelope whose "kind" is not its first key
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "value"
         raise _EnvelopeError(f"not a raw filing envelope: {where}: {first['msg']}") from None
@@ -165,6 +194,39 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
         alerts=alerts,
         holdings=holdings,
     )
+
+
+@dataclass
+class SeedOutcome:
+    """What a history seed did: ``changed`` lists the owners whose ``hist`` value it changed.
+
+    Hook, not done here: records already published for those owners (their ``trader_pattern``, their alerts'
+    severity) were classified on the history known then; republishing them when a seed changes it ("records
+    revised when history changes") would start from ``changed``."""
+
+    seed: HistorySeed
+    duplicate: bool = False
+    changed: list[str] = field(default_factory=list)
+
+
+def seed_seen_key(seed: HistorySeed) -> str:
+    return key("seen", f"seed:{seed.seed_id}")
+
+
+def process_seed(seed: HistorySeed, state: State) -> SeedOutcome:
+    """Merge each seeded history into its owner's ``hist|<issuer>|<owner>`` value (the union ``History.merge``,
+    pruned like a filing's trades); publishes nothing. A seed already merged (``seen|seed:<id>``) is skipped,
+    though merging it again would change nothing either."""
+    marker = seed_seen_key(seed)
+    if state.get(marker) is not None:
+        return SeedOutcome(seed, duplicate=True)
+    changed = [
+        h.owner_cik
+        for h in seed.histories
+        if merge_history(state, seed.issuer_cik, h.owner_cik, History.from_seeded(h))
+    ]
+    state.put(marker, seed.seed_id)
+    return SeedOutcome(seed, changed=changed)
 
 
 def issuer_profile(filing: Filing) -> dict[str, str | None]:

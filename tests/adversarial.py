@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from types import ModuleType
 
 from streams.derive import codes, enrich, plans, prices, roles
-from streams.parse import ownership, sgml, values
+from streams.parse import ownership, rendered, sgml, values
 
-MODULES: tuple[ModuleType, ...] = (roles, plans, prices, enrich, codes, values, ownership, sgml)
+MODULES: tuple[ModuleType, ...] = (roles, plans, prices, enrich, codes, values, ownership, sgml, rendered)
 # Patterns only ever applied anchored (match or fullmatch, on a bounded value or line): a run of partial
 # matches costs them one pass, where an unanchored search would retry at every position.
 # tests/test_adversarial.py checks that their modules use them no other way.

@@ -1,12 +1,14 @@
 """A local EDGAR that replays real recorded submissions, so the ingesters can be tested without the internet.
 
-It serves the three things `form4 ingest` reads, in EDGAR's own formats and at EDGAR's own URLs:
+It serves the four things `form4 ingest` reads, in EDGAR's own formats and at EDGAR's own URLs:
 
 - the current-filings Atom feed (``/cgi-bin/browse-edgar?action=getcurrent``), rendered like the real page
   (ISO-8859-1, one entry per filer, newest first, HTTP 503 past the end), or real recorded pages verbatim;
 - full submissions (``/Archives/edgar/data/<cik>/[<acc nodash>/]<acc>.txt``), byte for byte;
 - daily form indexes (``/Archives/edgar/daily-index/YYYY/QTRq/form.YYYYMMDD.idx``), fixed-width like the real
-  ``form.20200318.idx``, with the 5:30 pm dissemination cut-off.
+  ``form.20200318.idx``, with the 5:30 pm dissemination cut-off;
+- the quarterly Form 3/4/5 data sets (``/files/structureddata/data/insider-transactions-data-sets/2024q4_form345.zip``),
+  whatever ZIPs the test gives (`EdgarReplay.datasets`; tests/datasets.py builds them from filings), 404 otherwise.
 
 Tests drive time by hand (`EdgarReplay.reveal`), inject transport faults (`EdgarReplay.inject`) and inspect what
 the client did (`EdgarReplay.requests`, `EdgarReplay.max_in_window`). The server runs in its own daemon thread so
@@ -399,6 +401,9 @@ def render_form_index(day: date, subs: Sequence[Submission]) -> bytes:
 
 _TXT_PATH = re.compile(r"/Archives/edgar/data/(\d{1,10})/(?:(\d{18})/)?(\d{10}-\d{2}-\d{6})\.txt")
 _IDX_PATH = re.compile(r"/Archives/edgar/daily-index/(\d{4})/QTR([1-4])/form\.(\d{8})\.idx")
+_DATASET_PATH = re.compile(
+    r"/files/structureddata/data/insider-transactions-data-sets/(\d{4}q[1-4]_form345\.zip)"
+)
 
 
 @dataclass
@@ -434,6 +439,7 @@ class EdgarReplay:
         feed_depth: int = 200,
         recorded_pages: Mapping[tuple[str, int], bytes] | None = None,
         index_follows_reveals: bool = False,
+        datasets: Mapping[str, bytes] | None = None,
     ) -> None:
         self._all = sorted(submissions, key=_sort_key)
         self._by_accession = {s.accession_number: s for s in self._all}
@@ -444,6 +450,8 @@ class EdgarReplay:
         #: it after the day ends), so live tests never see the future through the index.
         self.index_follows_reveals = index_follows_reveals
         self.recorded_pages = dict(recorded_pages) if recorded_pages is not None else None
+        #: Quarterly data set ZIPs by file name (``2024q4_form345.zip``); a quarter not here is a 404.
+        self.datasets: dict[str, bytes] = dict(datasets or {})
         self._lock = threading.Lock()
         self._revealed: list[Submission] = []
         self._revealed_set: set[str] = set()
@@ -564,6 +572,11 @@ class EdgarReplay:
         m = _IDX_PATH.fullmatch(url.path)
         if m:
             return self._index(int(m.group(1)), int(m.group(2)), m.group(3))
+        m = _DATASET_PATH.fullmatch(url.path)
+        if m:
+            with self._lock:
+                body = self.datasets.get(m.group(1))
+            return _Answer(200, body, "application/zip", {}) if body is not None else _not_found()
         return _not_found()
 
     def _feed(self, query: dict[str, list[str]]) -> _Answer:

@@ -15,7 +15,7 @@ from streams.alerts import RulesConfig, alert_step, event_alert_id, flow_report,
 from streams.alerts.aggregate import group_key, owner_ciks
 from streams.alerts.events import HORIZON_DAYS, MAX_TXN_IDS
 from streams.alerts.flow import WINDOWS
-from streams.alerts.history import HISTORY_YEARS, History, classify, is_first_purchase
+from streams.alerts.history import HISTORY_YEARS, History, classify, gap_years, is_first_purchase
 from streams.alerts.rules import RulesError
 from streams.derive.enrich import row_id
 from streams.models import Alert, Issuer, TransactionRecord
@@ -265,7 +265,50 @@ def test_routine_seller_is_told_from_an_opportunistic_one() -> None:
     short_state, _ = run(hogan_years([date(2022, 3, 14), date(2023, 3, 20)]))
     records, alerts = alert_step(hogan, short_state, DEFAULTS)
     assert records[0].trader_pattern == "insufficient"
+    assert records[0].history_gap_years == [] and alerts[0].history_gap_years == []
     assert "history since 2022-03-14 too short to classify" in alerts[0].message
+
+
+def test_a_year_without_a_trade_is_named_not_called_too_short() -> None:
+    """Hogan sold in March 2020, 2021 and 2023, not in 2022: his 2024 sale is unclassified because 2022 has no
+    sale, not because four years of history are too short; the record and the alert say which year."""
+    hogan = real("d1d6fca1cd55.xml")
+    state, _ = run(hogan_years([date(2020, 3, 5), date(2021, 3, 5), date(2023, 3, 20)]))
+    records, alerts = alert_step(hogan, state, DEFAULTS)
+    assert records[0].trader_pattern == "insufficient"
+    assert records[0].history_known_since == date(2020, 3, 5)
+    assert records[0].history_gap_years == [2022]
+    (alert,) = alerts
+    assert (alert.trader_pattern, alert.history_gap_years) == ("insufficient", [2022])
+    assert (
+        "no open-market sale seen in 2022 (history since 2020-03-05), so neither routine nor opportunistic"
+        in alert.message
+    )
+    assert "too short" not in alert.message
+
+
+def test_gap_years_only_where_the_history_covers_the_year() -> None:
+    history = History()
+    for day in (date(2021, 6, 1), date(2023, 3, 1)):
+        history.add(day, "sell")
+    # Trade in 2024: 2021 has a sale, 2022 none (the history starts in 2021: it covers 2022 whole), 2023 one.
+    assert classify(history, date(2024, 5, 1), "sell") == "insufficient"
+    assert gap_years(history, date(2024, 5, 1), "sell") == [2022]
+    # Trade in 2025: 2022 still a gap; 2024 too (no sale seen that year).
+    assert gap_years(history, date(2025, 5, 1), "sell") == [2022, 2024]
+    # Purchases: none at all in a history since 2021: 2022 and 2023 are gaps, 2021 (partly seen) is not.
+    assert gap_years(history, date(2024, 5, 1), "buy") == [2022, 2023]
+    late = History()
+    late.add(date(2022, 6, 1), "sell")
+    late.add(date(2023, 3, 1), "sell")
+    assert gap_years(late, date(2024, 5, 1), "sell") == []  # 2021 was before the history: too short
+    assert gap_years(History(), date(2024, 5, 1), "sell") == []
+    # An old trade classified after newer ones: the years the history no longer keeps are not called gaps.
+    pruned = History()
+    for year in (2015, 2016, 2017, 2020, 2023):
+        pruned.add(date(year, 3, 1), "sell")
+    pruned.prune()  # keeps 2020-2023
+    assert gap_years(pruned, date(2019, 5, 1), "sell") == []
 
 
 @pytest.mark.parametrize(("policy", "severity"), [("keep", "medium"), ("lowest", "info"), ("suppress", None)])

@@ -398,8 +398,9 @@ def test_the_largest_legal_filing_is_remembered_in_small_values() -> None:
     # The 100 KB footnote is kept once, as the row cites it (the parser bounds a row's footnote texts to 8 KB).
     copies = sum(json.dumps(v).count("A very long note.") for v in state.data.values()) / (8192 // 18)
     assert 1 <= copies < 3
-    # Each footnote is kept once, not once per row citing it (else about 170 MB): the state is about the filing.
-    assert sum(len(json.dumps(v)) for v in state.data.values()) < 2 * size
+    # Each footnote is kept once, not once per row citing it (else about 170 MB): the state is about the filing
+    # (twice its size with both filings' records and their fields, 70 times with a copy per citing row).
+    assert sum(len(json.dumps(v)) for v in state.data.values()) < 3 * size
     assert len(second.superseded) == 1001
     assert {r.supersede_match for r in second.superseded} == {SIMILAR_SIGNATURE, SAME_SIGNATURE}
     assert [r.model_dump(exclude={"superseded_by", "supersede_match"}) for r in second.superseded] == [

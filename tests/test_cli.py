@@ -50,6 +50,32 @@ def test_failures_are_reported_inline_and_the_run_goes_on(tmp_path: Path) -> Non
     assert records[2]["issuer"]["cik"] == "0001105472"
 
 
+def test_a_rendered_form_is_one_error_line_saying_what_it_is() -> None:
+    """A Form 4 saved from a browser (EDGAR's HTML rendering) or copied from it as text: one JSON line each, code
+    rendered_form, the filing it shows and where its XML is; exit status 1."""
+    rendered = FIXTURES / "rendered"
+    page, copied = rendered / "842e33f8da8c.html", rendered / "842e33f8da8c_copied.txt"
+    result = runner.invoke(app, ["parse", str(page), str(copied)])
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 2
+    records = lines(result.stdout)
+    assert [(r["source"], r["error"]["code"]) for r in records] == [
+        (str(page), "rendered_form"),
+        (str(copied), "rendered_form"),
+    ]
+    html, text = (r["error"] for r in records)
+    assert html["message"].startswith("input is EDGAR's HTML rendering of a Form 4")
+    assert "/1820953/000162828023010740/wf-form4_168064570446975.xml" in html["message"]
+    assert html["header"]["accession_number"] == "0001628280-23-010740"
+    assert text["header"] == {
+        "form_type": "4",
+        "period_of_report": "2023-04-03",
+        "issuer_name": "Affirm Holdings, Inc.",
+        "trading_symbol": "AFRM",
+        "owner_name": "Rabois Keith",
+    }
+
+
 def test_directory_is_walked_recursively_in_order(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "lrcx.txt").write_bytes(LRCX.read_bytes())
@@ -97,6 +123,7 @@ def test_schemas_command_writes_every_schema(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert {p.name for p in tmp_path.glob("*.json")} == {
         "raw_filing_event.json",
+        "history_seed.json",
         "filing.json",
         "transaction_record.json",
         "holding.json",

@@ -15,7 +15,8 @@ import pytest
 from streams.models import Filing
 from streams.parse import ParseError, parse_filing
 from streams.parse.errors import ErrorCode
-from tests.fixtures_index import CORPUS, all_fixture_paths, corpus_paths
+from streams.parse.rendered import detect as detect_rendered
+from tests.fixtures_index import CORPUS, FIXTURES, all_fixture_paths, corpus_paths
 
 ROW = re.compile(
     rb"<(?:[\w.-]+:)?(nonDerivativeTransaction|nonDerivativeHolding|derivativeTransaction|derivativeHolding)[\s>/]"
@@ -84,12 +85,27 @@ def outcome(path: Path) -> tuple[str, Filing | ParseError]:
     return "parsed", filing
 
 
+# Forms as a person reads them (EDGAR's HTML rendering, text copied from a browser): refused as rendered_form.
+RENDERED = FIXTURES / "rendered"
+
+
 @pytest.mark.parametrize("path", all_fixture_paths(), ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_fixture(path: Path) -> None:
     kind, result = outcome(path)
-    if kind == "refused":
+    if path.is_relative_to(RENDERED):
+        assert isinstance(result, ParseError) and result.code is ErrorCode.RENDERED_FORM, result
+    elif kind == "refused":
         assert isinstance(result, ParseError)
         assert result.code in EXPECTED_REFUSALS, f"{result.code}: {result.message}"
+
+
+def test_the_rendered_form_detector_fires_on_no_fixture_filing() -> None:
+    """Every fixture file but the rendered forms (XML, submissions, EDGAR's feeds and indexes, whatever parses or
+    not): the detector does not recognise it, so none is refused as rendered_form."""
+    files = [p for p in FIXTURES.rglob("*") if p.is_file() and not p.is_relative_to(RENDERED)]
+    assert len(files) > 150
+    assert [p for p in files if detect_rendered(p.read_bytes()) is not None] == []
+    assert all(detect_rendered(p.read_bytes()) is not None for p in RENDERED.iterdir())
 
 
 FILINGS_IN_CORPUS = [p for p in corpus_paths() if p.parent.name not in ("atom", "idx")]
@@ -120,6 +136,15 @@ def test_whole_corpus() -> None:
     # One real-world test fixture has its owner CIK commented out (documented in the corpus manifest notes).
     assert set(real_refused) <= {"xml/9f89d37912c1.xml"}, real_refused
     assert outcomes["parsed"] >= 0.97 * len(FILINGS_IN_CORPUS)
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not corpus_paths(), reason=f"shared corpus not present at {CORPUS}")
+def test_the_rendered_form_detector_fires_on_no_corpus_file() -> None:
+    """Every file of the shared corpus (filings that parse, legacy text submissions whose typed Form 4 shows the
+    same title and boxes, Atom pages, indexes): none is recognised as a rendered form."""
+    files = [p for p in CORPUS.rglob("*") if p.is_file()]
+    assert [str(p.relative_to(CORPUS)) for p in files if detect_rendered(p.read_bytes()) is not None] == []
 
 
 @pytest.mark.corpus

@@ -25,7 +25,14 @@ from streams.derive.codes import (
     is_open_market,
 )
 from streams.derive.plans import mentions_10b5_1, plan_adoption_date
-from streams.derive.prices import choose_range, is_weighted_average_text, price_ranges
+from streams.derive.prices import (
+    StatedRange,
+    choose_range,
+    is_weighted_average_text,
+    nearest_range,
+    price_ranges,
+    stated_ranges,
+)
 from streams.derive.roles import normalize_roles
 from streams.models import Category, Role
 
@@ -557,6 +564,25 @@ def test_is_not_weighted_average_text(text: str | None) -> None:
             "(3) $11.00-$11.40.",
             [(D("10.00"), D("10.49")), (D("10.50"), D("10.99")), (D("11.00"), D("11.40"))],
         ),
+        # Issue 17: the lowest and the highest price stated apart, either order, and close variants.
+        (
+            "The lowest price at which the shares were sold was $10.00 and the highest price was $10.50.",
+            [(D("10.00"), D("10.50"))],
+        ),
+        (
+            "the highest price paid was $10.50 and the lowest price paid was $10.00",
+            [(D("10.00"), D("10.50"))],
+        ),
+        ("with a low price of $5.01 and a high price of $5.25", [(D("5.01"), D("5.25"))]),
+        ("prices ranged from a low of $24.00 to a high of $24.20", [(D("24.00"), D("24.20"))]),
+        ("sold at prices as low as $9.80 and as high as $10.20", [(D("9.80"), D("10.20"))]),
+        ("The low and high prices were $7.10 and $7.30, respectively.", [(D("7.10"), D("7.30"))]),
+        ("the lowest price was 10.00 and the highest price was 10.50", [(D("10.00"), D("10.50"))]),  # no $
+        (
+            "the lowest price was $1,000.150 and the highest price was $1,001.140; (2) prices ranging from "
+            "$1,001.150 to $1,002.100",
+            [(D("1000.150"), D("1001.140")), (D("1001.150"), D("1002.100"))],
+        ),
     ],
 )
 def test_price_ranges(text: str, expected: list[tuple[Decimal, Decimal]]) -> None:
@@ -579,10 +605,65 @@ def test_price_ranges(text: str, expected: list[tuple[Decimal, Decimal]]) -> Non
         "options expire 1-2 years",
         "price rose by 5 to 10%",
         "price: sold on 8/14 to 8/16",
+        # TSLA 0000899243-21-044235 F19: a typo'd high amount is no amount, not "$1" (a range $1-$1,139.920).
+        "at prices ranging from $1,139.920 to $1,1140.890, inclusive.",
+        "the highest price was $10.50",  # one end only
+        "the lowest price was $10.00 and the lowest bid was $9.00",  # two lows
+        "a low of 5 and a high of 10 employees",  # no price
+        "a low price of $10 and a high price of 500 shares",
     ],
 )
 def test_no_price_ranges(text: str | None) -> None:
     assert price_ranges(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "low", "high"),
+    [
+        ("at prices ranging from C$10.00 to C$10.50", "CAD", "10.00", "10.50"),
+        ("at prices ranging from CDN $10.00 to CDN $10.50", "CAD", "10.00", "10.50"),
+        ("at prices ranging from CAD 10.00 to CAD 10.50", "CAD", "10.00", "10.50"),
+        ("at prices ranging from CAD$10.00 to 10.50", "CAD", "10.00", "10.50"),
+        ("at prices ranging from $10.00 to $10.50 CAD", "CAD", "10.00", "10.50"),
+        ("at prices ranging from 10.00 to 10.50 Canadian dollars", "CAD", "10.00", "10.50"),
+        (
+            "The price is in Canadian dollars. Sold at prices ranging from $10.00 to $10.50.",
+            "CAD",
+            "10.00",
+            "10.50",
+        ),
+        ("at prices ranging from €10.00 to €10.50", "EUR", "10.00", "10.50"),
+        ("at prices ranging from EUR 10.00 to EUR 10.50", "EUR", "10.00", "10.50"),
+        ("sold at €10.00 - €10.50", "EUR", "10.00", "10.50"),
+        ("at prices ranging from 10.00 to 10.50 euros", "EUR", "10.00", "10.50"),
+        ("at prices ranging from £10.00 to £10.50", "GBP", "10.00", "10.50"),
+        ("at prices ranging from GBP 10.00 to GBP 10.50", "GBP", "10.00", "10.50"),
+        ("at prices ranging from 250 to 260 pence", "GBX", "250", "260"),
+        ("at prices between NIS 4.10 and NIS 4.30", "ILS", "4.10", "4.30"),
+        ("at prices ranging from ₪4.10 to ₪4.30", "ILS", "4.10", "4.30"),
+        ("at prices ranging from HK$4.10 to HK$4.30", "HKD", "4.10", "4.30"),
+        ("the lowest price was C$10.00 and the highest price was C$10.50", "CAD", "10.00", "10.50"),
+        ("at prices ranging from C$10.00 to $10.50", "CAD", "10.00", "10.50"),  # one amount marked is enough
+    ],
+)
+def test_a_range_in_another_currency_is_not_dollars(text: str, currency: str, low: str, high: str) -> None:
+    """Issue 17: C$, CAD, €, EUR, £, GBP, NIS ranges keep their currency and are never read as dollars."""
+    assert stated_ranges(text) == [StatedRange(D(low), D(high), currency)]
+    assert price_ranges(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "at prices ranging from US$10.00 to US$10.50, converted from C$ at 0.74",  # marked US: dollars
+        "at prices ranging from $10.00 to $10.50 (USD)",
+        "Euro Pacific Capital LLC sold at prices ranging from $10.00 to $10.50",  # a name, not the currency
+        "at prices ranging from $10.00 to $10.50; the Class A $0.001 par value stock",
+    ],
+)
+def test_dollar_ranges_stay_dollars(text: str) -> None:
+    assert stated_ranges(text) == [StatedRange(D("10.00"), D("10.50"), "USD")]
+    assert price_ranges(text) == [(D("10.00"), D("10.50"))]
 
 
 def test_choose_range_by_price() -> None:
@@ -592,6 +673,29 @@ def test_choose_range_by_price() -> None:
     assert choose_range(ranges, D("11.40")) == (D("11.00"), D("11.40"))
     assert choose_range(ranges, D("12")) is None
     assert choose_range(ranges, D("10.495")) is None
+
+
+def test_choose_range_takes_a_rounded_price_as_inside() -> None:
+    """Mastech 0000899243-20-024361: $5.14 reported for fills from $5.1386 to $5.1390 (the cent's half either
+    way); a price written to as many places as the range is not widened."""
+    assert choose_range([(D("5.1386"), D("5.1390"))], D("5.14")) == (D("5.1386"), D("5.1390"))
+    assert choose_range([(D("4.9637"), D("4.99"))], D("4.96")) == (D("4.9637"), D("4.99"))
+    assert choose_range([(D("5.1386"), D("5.1390"))], D("5.15")) is None
+    assert choose_range([(D("10.00"), D("10.49"))], D("10.50")) is None
+    # $10 stands for 9.5-10.5; a $0 price (a grant, a gift) is no rounded average.
+    assert choose_range([(D("9.60"), D("9.80"))], D("10")) == (D("9.60"), D("9.80"))
+    assert choose_range([(D("0.10"), D("0.40"))], D("0")) is None
+
+
+def test_nearest_range_within_the_slack() -> None:
+    ranges = [(D("1003.600"), D("1004.590")), (D("1005.600"), D("1006.390"))]
+    # TSLA 0000899243-21-047607 row 3: $1,005.129, between the two; nearer the second.
+    assert nearest_range(ranges, D("1005.129"), D("0.10")) == (D("1005.600"), D("1006.390"))
+    assert nearest_range([(D("663.91"), D("664.90"))], D("634.4608"), D("0.10")) == (D("663.91"), D("664.90"))
+    assert nearest_range([(D("663.91"), D("664.90"))], D("634.4608"), D("0.04")) is None
+    assert nearest_range([(D("188.970"), D("189.960"))], D("189578"), D("0.10")) is None  # far off: no range
+    assert nearest_range([(D("0"), D("0"))], D("1"), D("0.10")) is None
+    assert nearest_range([], D("1"), D("0.10")) is None
 
 
 def test_choose_range_narrowest_when_several_contain_price() -> None:

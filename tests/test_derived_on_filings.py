@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from streams.alerts.aggregate import row_value
 from streams.derive.enrich import row_plan_flag
 from streams.models import Filing
 from streams.parse import parse_filing
@@ -17,6 +20,8 @@ from tests.fixtures_index import fixture_bytes
 
 D = Decimal
 GOOG = "xml/65be6ba5b12e.xml"  # Brin, 0001127602-15-028697: 16 sales, footnotes F2-F18
+TSLA_OUTSIDE = "xml/727b8f53b8f5.xml"  # Musk, 0000899243-21-047607: row 3's price just below its range
+MASTECH = "txt/a030572257f8.txt"  # 0000899243-20-024361: prices rounded to the cent, ranges to 4 places
 
 
 def parse(path: str, *edits: tuple[bytes, bytes]) -> Filing:
@@ -44,13 +49,84 @@ def test_ranges_without_weighted_average_wording_are_read() -> None:
     assert all(r.derived.price_low is not None for r in rows[2:18])
 
 
-def test_a_range_that_does_not_hold_the_price_is_not_the_rows() -> None:
+def test_a_range_just_above_the_price_is_kept_and_the_row_flagged() -> None:
     """GOOG F2 says "weighted average price" and states $663.91-$664.90 beside a $634.4608 price (a typo in
-    the filing): the flag is kept, the range is not given as the row's, and 4.6% off is not flagged suspect."""
+    the filing, 4.4% off): the range is the row's, kept, and the row flagged; its value still counts."""
     row = parse(GOOG).transactions[1]
     assert row.derived.is_weighted_average is True
-    assert (row.derived.price_low, row.derived.price_high) == (None, None)
+    assert (row.derived.price_low, row.derived.price_high) == (D("663.91"), D("664.90"))
+    assert row.derived.value_flags == ["price_outside_range"]
+    (record,) = [
+        r for r in transaction_records(parse(GOOG)) if r.row_index == 1 and r.table == "non_derivative"
+    ]
+    assert row_value(record) == record.derived.dollar_value is not None
+
+
+def test_a_price_just_below_its_range_keeps_the_range_and_is_flagged() -> None:
+    """TSLA 727b8f53b8f5: row 3 sold at $1,005.129 cites F5, "prices ranging from $1,005.600 to $1,006.390"
+    (row 4's range too): 0.05% below it. The range is kept as the row's, the row is flagged, the rows inside
+    their ranges are not."""
+    rows = parse(TSLA_OUTSIDE).transactions
+    row = rows[3]
+    assert (row.price_per_share, row.footnote_ids["price_per_share"]) == (D("1005.129"), ["F5"])
+    assert (row.derived.price_low, row.derived.price_high) == (D("1005.600"), D("1006.390"))
+    assert row.derived.value_flags == ["price_outside_range"]
+    assert (rows[4].derived.price_low, rows[4].derived.value_flags) == (D("1005.600"), [])
+    assert [r.row_index for r in rows if r.derived.value_flags] == [3]
+
+
+def test_a_price_rounded_to_the_cent_is_inside_its_range() -> None:
+    """Mastech a030572257f8 (Form 5): averages reported to the cent beside ranges stated to 4 places; $5.14 for
+    fills from $5.1386 to $5.1390 rounds from a value inside, so the range is the row's and nothing is flagged."""
+    rows = parse(MASTECH).transactions
+    got = [
+        (r.price_per_share, r.derived.price_low, r.derived.price_high) for r in (rows[4], rows[18], rows[22])
+    ]
+    assert got == [
+        (D("5.14"), D("5.1386"), D("5.1390")),
+        (D("4.96"), D("4.9637"), D("4.99")),
+        (D("4.99"), D("4.9886"), D("4.9899")),
+    ]
+    assert all(r.derived.value_flags == [] for r in rows)
+
+
+def test_lowest_and_highest_price_wording() -> None:
+    """Musk's F1 reworded as issue 17 quotes it ("the lowest price ... was $X and the highest price was $Y")."""
+    filing = parse(
+        MUSK,
+        (
+            b"at prices ranging from $188.970 to $189.960, inclusive.",
+            b"The lowest price at which these shares were sold was $188.970 and the highest price was $189.960.",
+        ),
+    )
+    row = filing.transactions[0]
+    assert (row.derived.price_low, row.derived.price_high) == (D("188.970"), D("189.960"))
     assert row.derived.value_flags == []
+
+
+@pytest.mark.parametrize(
+    "wording",
+    [
+        b"at prices ranging from C$188.970 to C$189.960, inclusive.",
+        b"at prices ranging from CAD 188.970 to CAD 189.960, inclusive.",
+        b"at prices ranging from $188.970 to $189.960 (Canadian dollars), inclusive.",
+        b"at prices ranging from \xe2\x82\xac188.970 to \xe2\x82\xac189.960, inclusive.",  # euro sign, UTF-8
+        b"at prices ranging from NIS 188.970 to NIS 189.960, inclusive.",
+        b"at prices, in pounds sterling, ranging from $188.970 to $189.960, inclusive.",
+    ],
+)
+def test_a_range_in_another_currency_is_never_taken_as_dollars(wording: bytes) -> None:
+    """Musk's F1 ($188.970-$189.960 beside a 189.578 price) restated in another currency: no range is given (the
+    range fields are US dollars) and the row is flagged, so its value does not count as dollars in an alert."""
+    filing = parse(MUSK, (b"at prices ranging from $188.970 to $189.960, inclusive.", wording))
+    row = filing.transactions[0]
+    assert (row.derived.price_low, row.derived.price_high) == (None, None)
+    assert row.derived.value_flags == ["price_range_not_usd"]
+    assert row_value(transaction_records(filing)[0]) is None
+    assert (filing.transactions[1].derived.price_low, filing.transactions[1].derived.value_flags) == (
+        D("189.970"),
+        [],
+    )
 
 
 def test_average_weighted_price_wording() -> None:
@@ -169,8 +245,11 @@ MUSK = "xml/e364df9da26c.xml"  # nine sales at $189-$198, each with its weighted
 
 
 def test_real_rows_carry_no_flags() -> None:
-    for path in (MUSK, GOOG, "xml/5618fb46ea3e.xml", "xml/01447cb7c756.xml"):
-        assert [t.derived.value_flags for t in parse(path).transactions if t.derived.value_flags] == [], path
+    for path in (MUSK, GOOG, "xml/5618fb46ea3e.xml", "xml/01447cb7c756.xml", MASTECH):
+        flagged = [
+            (t.row_index, t.derived.value_flags) for t in parse(path).transactions if t.derived.value_flags
+        ]
+        assert flagged == ([(1, ["price_outside_range"])] if path == GOOG else []), path  # GOOG F2's typo
 
 
 def test_a_price_typed_ten_times_too_high_is_flagged_and_kept() -> None:

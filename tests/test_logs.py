@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from types import SimpleNamespace
+
+import pytest
 
 from streams.logs import JsonFormatter, RepeatFilter, TextFormatter
 
@@ -80,3 +83,33 @@ def test_json_records_carry_the_error_and_the_traceback_only_when_it_says_someth
         root.warning("probe failed", exc_info=True)
     record = json.loads(out.getvalue())
     assert record["error"] == "TimeoutError: no answer" and "exc" not in record
+
+
+def test_a_duplicate_without_an_accession_is_logged_by_its_content_hash(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 17: the worker logged "duplicate None skipped" for a bare document; it names the filing as the
+    filings topic's key does: the accession number, else sha256:<raw_sha256>."""
+    from streams.app.agents import Pipeline
+    from streams.parse import parse_filing
+    from streams.process import seen_key
+    from streams.state import DictState
+    from tests.fixtures_index import fixture_bytes
+
+    pipeline = Pipeline.__new__(Pipeline)  # only what process() reads on a duplicate
+    pipeline.metrics = SimpleNamespace(duplicates=SimpleNamespace(inc=lambda: None))  # type: ignore[assignment]
+    for filing in (
+        parse_filing(fixture_bytes("xml/e364df9da26c.xml")),
+        parse_filing(fixture_bytes("xml/e364df9da26c.xml"), accession_number="0000899243-22-035394"),
+    ):
+        state = DictState({seen_key(filing): filing.raw_sha256})
+        event = SimpleNamespace(value=filing.model_dump_json().encode())
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="streams.app"):
+            step = pipeline.process(event, state)  # type: ignore[arg-type]
+        assert step.messages == [] and step.staged is None
+        who = filing.accession_number or f"sha256:{filing.raw_sha256}"
+        (record,) = [r for r in caplog.records if "duplicate" in r.getMessage()]
+        assert record.getMessage() == f"duplicate {who} skipped"
+        assert record.accession == who  # type: ignore[attr-defined]
+        assert "None" not in record.getMessage()

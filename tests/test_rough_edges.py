@@ -42,3 +42,20 @@ def test_a_long_alert_wraps_under_its_message_not_at_column_0() -> None:
     indent = lines[0].index("Tim")
     assert all(line[:indent].strip() == "" for line in lines[1:])
     assert "routine trader" in " ".join(lines)
+
+
+def test_an_unclassified_trader_is_explained_once() -> None:
+    """The alert sentence already says what the history says; the demo line does not repeat it."""
+    console = Console(width=200, record=True, color_system=None)
+    alert = {
+        "severity": "high",
+        "rule": "executive_sale",
+        "issuer": {"trading_symbol": "AAPL", "name": "Apple Inc.", "cik": "0000320193"},
+        "message": "CFO Maestri Luca sold 243,431 AAPL shares ($28.5M) in open-market sales on 2020-10-09, 69% of "
+        "the direct holding, under a 10b5-1 plan; history since 2020-10-09 too short to classify.",
+        "trader_pattern": "insufficient",
+    }
+    console.print(alert_line(alert))
+    text = " ".join(console.export_text().split())
+    assert text.count("too short to classify") == 1
+    assert text.endswith("history since 2020-10-09 too short to classify.")

@@ -29,9 +29,14 @@ def row_value(record: TransactionRecord) -> Decimal | None:
     """The row's dollar value, or None when it has none we trust.
 
     derived.dollar_value exists only for a reported, non-zero price; rows whose values look wrong (a total
-    typed into the price field) count as unpriced rather than inventing a phantom billion-dollar trade.
+    typed into the price field) count as unpriced rather than inventing a phantom billion-dollar trade. A price
+    just outside the range its footnote states (flagged price_outside_range, the range kept beside it) is still
+    that trade's average, give or take a typo in the footnote, so it counts; one far from every range does not.
     """
-    if record.derived.value_flags:
+    flags = set(record.derived.value_flags)
+    if record.derived.price_low is not None:
+        flags.discard("price_outside_range")
+    if flags:
         return None
     return record.derived.dollar_value
 

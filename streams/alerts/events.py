@@ -9,7 +9,7 @@ n+1 and the new totals (the alerts topic is compacted by key, so the latest revi
 
 Key ``event|<issuer cik>|<owner group>|<trade date>|<buy|sell>``; value: the summed shares and dollars, the holding
 lines' sold shares and balances, the filings and txn_ids counted (a filing seen again adds nothing), the rules
-matched so far, the revision, and the trader pattern and first-purchase verdict fixed when the event began.
+matched so far, the revision, and the trader pattern (with its gap years) and first-purchase verdict fixed when the event began.
 Bounded: at most MAX_FILINGS filings (an event reported by more forgets its oldest ones), MAX_TXN_IDS txn_ids
 (further rows still add to the totals, the alert lists the first ids) and MAX_LINES holding lines per event:
 under 30 KB.
@@ -79,6 +79,7 @@ def add_rows(
     *,
     pattern: TraderPattern | None,
     since: date | None,
+    gaps: Sequence[int] = (),
     first_purchase: bool,
 ) -> dict[str, Any] | None:
     """The event's state with one filing's rows added, or None when that filing was already counted."""
@@ -100,6 +101,7 @@ def add_rows(
             "accepted": None,
             "pattern": pattern,
             "since": since.isoformat() if since else None,
+            "gaps": list(gaps),
             "first_purchase": first_purchase,
             "rules": [],
             "revision": None,
@@ -218,6 +220,7 @@ def event_step(
     *,
     pattern: TraderPattern | None,
     since: date | None,
+    gaps: Sequence[int] = (),
     first_purchase: bool,
     filed: date | None = None,
 ) -> Alert | None:
@@ -228,7 +231,7 @@ def event_step(
     group = group_key(owner_ciks(rows[0]))
     name = event_key(issuer.cik, group, day, direction)
     stored = state.get(name)
-    value = add_rows(stored, rows, pattern=pattern, since=since, first_purchase=first_purchase)
+    value = add_rows(stored, rows, pattern=pattern, since=since, gaps=gaps, first_purchase=first_purchase)
     if value is None:
         return None  # this filing is already in the event: a redelivery
     # Reported over HORIZON_DAYS after the trade (a judgement on the filing alone, so a replay decides the same):
@@ -266,6 +269,7 @@ def event_step(
     )
     agg = aggregate_of(value, day)
     known_since = date.fromisoformat(value["since"]) if value["since"] else None
+    gap_years = list(value.get("gaps") or [])  # an event stored before gaps were kept has none
     return Alert(
         alert_id=event_alert_id(
             issuer.cik, group, day, direction, filing=filing_identity(rows) if belated else None
@@ -287,6 +291,7 @@ def event_step(
         acceptance_datetime=agg.acceptance_datetime,
         trader_pattern=value["pattern"],
         history_known_since=known_since,
+        history_gap_years=gap_years,
         message=event_message(
             direction,
             agg,
@@ -296,6 +301,7 @@ def event_step(
             largest_fraction(value) if direction == "sell" else None,
             pattern=value["pattern"],
             since=known_since,
+            gaps=gap_years,
             first_purchase_years=rules.first_purchase.min_history_years
             if FIRST_PURCHASE in matched
             else None,

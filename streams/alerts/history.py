@@ -14,6 +14,11 @@ another keeps one history, and a joint group reads the union of its owners' hist
 ``since`` is the earliest plausible trade date of any row of theirs seen; each month keeps its first and last trade
 day. Bounded: only months of the 4 calendar years up to the newest trade seen (at most 48 months x 2 directions,
 about 4 KB). Writes are set unions, so a filing processed twice changes nothing.
+
+Seeds (``form4 ingest datasets``): a history built from the SEC's data sets by the same rules (``filing_trades``
+on rows rebuilt from the tables) is merged with ``merge_history``: a union, then the same pruning. Pruning keeps
+the years down from the newest trade, so ``prune(union(a, b)) == prune(union(prune(a), b))``: seeds and filings
+merge to the same value in any order, any number of times.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from datetime import date
 from typing import Any, Literal
 
 from streams.alerts.aggregate import is_purchase, is_sale
-from streams.models import TraderPattern, TransactionRecord
+from streams.models import SeededHistory, TraderPattern, TransactionRecord
 from streams.state import State, key
 
 Direction = Literal["buy", "sell"]
@@ -87,6 +92,13 @@ class History:
             }
         return history
 
+    def to_seeded(self, owner_cik: str) -> SeededHistory:
+        return SeededHistory.model_validate({"owner_cik": owner_cik, **self.to_json()})
+
+    @classmethod
+    def from_seeded(cls, seeded: SeededHistory) -> History:
+        return cls.from_json(seeded.model_dump(mode="json", exclude={"owner_cik"}))
+
 
 def history_key(issuer_cik: str, owner_cik: str) -> str:
     return key("hist", issuer_cik, owner_cik)
@@ -117,6 +129,31 @@ def record_trades(
             state.put(history_key(issuer_cik, cik), after)
 
 
+def merge_history(state: State, issuer_cik: str, owner_cik: str, other: History) -> bool:
+    """Union ``other`` (a seeded history) into the owner's stored one, pruned as ``record_trades`` prunes;
+    True when the stored value changed."""
+    history = History.from_json(state.get(history_key(issuer_cik, owner_cik)))
+    before = history.to_json()
+    history.merge(other)
+    history.prune()
+    after = history.to_json()
+    if after == before:
+        return False
+    state.put(history_key(issuer_cik, owner_cik), after)
+    return True
+
+
+def filing_trades(rows: Iterable[TransactionRecord]) -> list[tuple[date, Direction | None]]:
+    """What an original filing's rows add to its owners' histories: every row with a plausible trade date, with
+    its direction when it is an open-market purchase or sale (``None``: a row that only moves ``since``). The
+    one rule for the live path (``alert_step``) and the data-set seeds (``streams.ingest.datasets``)."""
+    return [
+        (r.transaction_date, direction_of(r))
+        for r in rows
+        if r.transaction_date is not None and r.derived.date_plausible
+    ]
+
+
 def direction_of(record: TransactionRecord) -> Direction | None:
     if is_purchase(record):
         return "buy"
@@ -127,11 +164,33 @@ def direction_of(record: TransactionRecord) -> Direction | None:
 
 def classify(history: History, day: date, direction: Direction) -> TraderPattern:
     """Routine, opportunistic or insufficient for a trade on ``day`` (the calendar years before it decide)."""
-    months = history.months[direction]
-    by_year = [{m[5:] for m in months if int(m[:4]) == day.year - back} for back in (3, 2, 1)]
-    if not all(by_year):
+    by_year = _months_by_year(history, day, direction)
+    if not all(by_year.values()):
         return "insufficient"
-    return "routine" if set.intersection(*by_year) else "opportunistic"
+    return "routine" if set.intersection(*by_year.values()) else "opportunistic"
+
+
+def gap_years(history: History, day: date, direction: Direction) -> list[int]:
+    """Why a trade on ``day`` is 'insufficient' when the history is long enough: the calendar years among the 3
+    before it with no trade in ``direction`` that the history covers whole (it starts before 1 January of the
+    year, and the year is among those the history keeps). Traded 2020, 2021 and 2023, a 2024 trade gets [2022];
+    empty when the history only starts too late (it is then too short) or the trade is classified."""
+    if history.since is None:
+        return []
+    kept = [int(m[:4]) for months in history.months.values() for m in months]
+    oldest_kept = max(kept) - HISTORY_YEARS + 1 if kept else day.year  # older years may have been pruned
+    return [
+        year
+        for year, months in _months_by_year(history, day, direction).items()
+        if not months and history.since < date(year, 1, 1) and year >= oldest_kept
+    ]
+
+
+def _months_by_year(history: History, day: date, direction: Direction) -> dict[int, set[str]]:
+    """Years Y-3, Y-2, Y-1 of a trade in year Y -> the calendar months ('05') with a trade in ``direction``."""
+    months = history.months[direction]
+    years = [day.year - back for back in (3, 2, 1)]
+    return {year: {m[5:] for m in months if int(m[:4]) == year} for year in years}
 
 
 def years_before(day: date, years: int) -> date:

@@ -24,6 +24,8 @@ from streams.alerts.history import (
     Direction,
     classify,
     direction_of,
+    filing_trades,
+    gap_years,
     is_first_purchase,
     read_history,
     record_trades,
@@ -52,12 +54,7 @@ def alert_step(
     for group in filing_groups(records):
         ciks = owner_ciks(group[0])
         if not group[0].is_amendment:
-            trades = [
-                (r.transaction_date, direction_of(r))
-                for r in group
-                if r.transaction_date is not None and r.derived.date_plausible
-            ]
-            record_trades(state, issuer_cik, ciks, trades)
+            record_trades(state, issuer_cik, ciks, filing_trades(group))
         history = read_history(state, issuer_cik, ciks)
 
         events: dict[tuple[date | None, Direction], list[TransactionRecord]] = defaultdict(list)
@@ -67,8 +64,13 @@ def alert_step(
                 continue
             day = row.transaction_date if row.derived.date_plausible else None
             pattern: TraderPattern = classify(history, day, direction) if day else "insufficient"
+            gaps = gap_years(history, day, direction) if day and pattern == "insufficient" else []
             enriched[row.txn_id] = row.model_copy(
-                update={"trader_pattern": pattern, "history_known_since": history.since}
+                update={
+                    "trader_pattern": pattern,
+                    "history_known_since": history.since,
+                    "history_gap_years": gaps,
+                }
             )
             events[(row.transaction_date, direction)].append(enriched[row.txn_id])
 
@@ -83,6 +85,7 @@ def alert_step(
                     rules,
                     pattern=rows[0].trader_pattern,
                     since=history.since,
+                    gaps=rows[0].history_gap_years,
                     first_purchase=direction == "buy"
                     and plausible
                     and day is not None

@@ -224,14 +224,25 @@ def first_purchase_message(
     return text + "."
 
 
-def pattern_phrase(pattern: TraderPattern | None, since: date | None) -> str:
-    """What the insider's history says about the trade (Cohen, Malloy and Pomorski 2012)."""
+def pattern_phrase(
+    pattern: TraderPattern | None, since: date | None, gaps: Sequence[int] = (), direction: str = "sell"
+) -> str:
+    """What the insider's history says about the trade (Cohen, Malloy and Pomorski 2012). Unclassified: the
+    years of a long enough history without a trade in this direction ('no open-market sale seen in 2022'),
+    else how short the history is."""
     if pattern == "routine":
         return "a routine trader (same month in each of the last 3 years)"
     if pattern == "opportunistic":
         return "an opportunistic trade (traded in each of the last 3 years, not in a recurring month)"
     if since is None:
         return "no earlier trades known"
+    if gaps:
+        kind = "sale" if direction == "sell" else "purchase"
+        years = " or ".join(str(y) for y in sorted(gaps))
+        return (
+            f"no open-market {kind} seen in {years} (history since {since.isoformat()}), "
+            "so neither routine nor opportunistic"
+        )
     return f"history since {since.isoformat()} too short to classify"
 
 
@@ -245,6 +256,7 @@ def event_message(
     *,
     pattern: TraderPattern | None,
     since: date | None,
+    gaps: Sequence[int] = (),
     first_purchase_years: int | None,
     filings: int,
 ) -> str:
@@ -260,7 +272,7 @@ def event_message(
         parts.append(
             f"the first open-market purchase in at least {first_purchase_years} years of known history"
         )
-    parts.append(pattern_phrase(pattern, since))
+    parts.append(pattern_phrase(pattern, since, gaps, direction))
     if filings > 1:
         parts.append(f"reported in {filings} filings")
     return "; ".join(parts) + "."

@@ -35,8 +35,26 @@ from streams.app.tables import Tables, TableState
 from streams.headers import output_headers
 from streams.holdings import retract_line, update_line
 from streams.metrics import PipelineMetrics
-from streams.models import Alert, DeadLetter, Filing, HoldingRetraction, HoldingState, TransactionRecord
-from streams.process import Outputs, Source, dead_letter, is_duplicate, process_filing, read_event
+from streams.models import (
+    Alert,
+    DeadLetter,
+    Filing,
+    HistorySeed,
+    HoldingRetraction,
+    HoldingState,
+    TransactionRecord,
+)
+from streams.process import (
+    Outputs,
+    SeedOutcome,
+    Source,
+    dead_letter,
+    is_duplicate,
+    is_seed_value,
+    process_filing,
+    process_seed,
+    read_event,
+)
 from streams.records import holding_key_string
 from streams.settings import Settings
 from streams.state import Staged, journal
@@ -54,6 +72,7 @@ FILING_HEADERS = output_headers(Filing)
 RECORD_HEADERS = output_headers(TransactionRecord)
 ALERT_HEADERS = output_headers(Alert)
 HOLDING_HEADERS = output_headers(HoldingState)
+SEED_HEADERS = output_headers(HistorySeed)
 
 
 @dataclass(frozen=True)
@@ -240,6 +259,10 @@ class Pipeline:
             return Step(event, refusal=outcome)
         headers = [("raw.timestamp", f"{m.timestamp:.3f}".encode())]
         topic = self.channels.by_issuer.get_topic_name()
+        if isinstance(outcome, HistorySeed):  # to its issuer's partition, like a filing; a small message
+            value = outcome.model_dump_json().encode()
+            key = outcome.issuer_cik.encode()
+            return Step(event, [Message(topic, key, value, self.small, [*headers, *SEED_HEADERS])])
         value = outcome.model_dump_json().encode()
         form = outcome.document_type
         message = Message(topic, outcome.issuer.cik.encode(), value, self.large, headers)
@@ -247,15 +270,33 @@ class Pipeline:
 
     # --- by issuer -> outputs, holding candidates by owner ------------------------------------------------------
     def process(self, event: Any, staged: Staged) -> Step:
+        if is_seed_value(event.value):
+            return self.seed(event, staged)
         filing = Filing.model_validate_json(event.value)
         if is_duplicate(filing, staged):
-            log.info(
-                "duplicate %s skipped", filing.accession_number, extra={"accession": filing.accession_number}
-            )
+            who = filing.accession_number or f"sha256:{filing.raw_sha256}"  # the filings topic's key
+            log.info("duplicate %s skipped", who, extra={"accession": who})
             return Step(event, done=self.metrics.duplicates.inc)
         out = process_filing(filing, staged, self.rules)
         return Step(
             event, self._messages(event, filing, out), staged, done=lambda: self._observe(event, filing, out)
+        )
+
+    def seed(self, event: Any, staged: Staged) -> Step:
+        """A history seed: its histories merged into the ``hist`` state; nothing is published."""
+        out = process_seed(HistorySeed.model_validate_json(event.value), staged)
+        return Step(event, [], None if out.duplicate else staged, done=lambda: self._observe_seed(out))
+
+    def _observe_seed(self, out: SeedOutcome) -> None:
+        self.metrics.seeds.labels("duplicate" if out.duplicate else "merged").inc()
+        log.info(
+            "history seed %s of %s: %d histories, %d changed%s",
+            out.seed.seed_id,
+            out.seed.issuer_cik,
+            len(out.seed.histories),
+            len(out.changed),
+            " (seen before)" if out.duplicate else "",
+            extra={"issuer_cik": out.seed.issuer_cik},
         )
 
     def _messages(self, event: Any, filing: Filing, out: Outputs) -> list[Message]:

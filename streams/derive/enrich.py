@@ -12,10 +12,17 @@ from hashlib import blake2b
 from typing import Any
 
 from streams.bounds import FOOTNOTE_TEXT_BUDGET, FREE_TEXT_CAP
-from streams.derive.calendar import business_days_between, edgar_filing_date
+from streams.derive.calendar import business_days_between
 from streams.derive.codes import category, date_plausible, edgar_display_code, is_open_market
 from streams.derive.plans import mentions_10b5_1, plan_adoption_date
-from streams.derive.prices import choose_range, is_weighted_average_text, price_ranges
+from streams.derive.prices import (
+    USD,
+    StatedRange,
+    choose_range,
+    is_weighted_average_text,
+    nearest_range,
+    stated_ranges,
+)
 from streams.derive.roles import normalize_roles
 from streams.models import PriceStatus
 
@@ -38,7 +45,7 @@ class FootnoteFacts:
 
     text: str
     weighted_average: bool
-    ranges: tuple[tuple[Decimal, Decimal], ...]
+    ranges: tuple[StatedRange, ...]  # with their currencies
     mentions_plan: bool
     plan_adopted: date | None
     read: bool = True  # False past FOOTNOTE_TEXT_BUDGET: nothing was derived from the text
@@ -58,7 +65,7 @@ def read_footnotes(footnotes: dict[str, str]) -> dict[str, FootnoteFacts]:
         facts[fid] = FootnoteFacts(
             text=text,
             weighted_average=is_weighted_average_text(text),
-            ranges=tuple(price_ranges(text)),
+            ranges=tuple(stated_ranges(text)),
             mentions_plan=mentions,
             plan_adopted=plan_adoption_date(text) if mentions else None,
         )
@@ -70,7 +77,7 @@ def enrich(doc: dict[str, Any]) -> dict[str, Any]:
     remarks = doc.get("remarks")
     document_type = doc["document_type"]
     checkbox = doc.get("aff10b5one")
-    filed = _filing_date(doc)
+    filed: date | None = doc.get("filed_date")  # the parser derives it from the acceptance time when need be
     identity = filing_identity(doc)
 
     for owner in doc["reporting_owners"]:
@@ -109,14 +116,6 @@ def enrich(doc: dict[str, Any]) -> dict[str, Any]:
         "filing_lag_business_days": business_days_between(period, filed) if period and filed else None,
     }
     return doc
-
-
-def _filing_date(doc: dict[str, Any]) -> date | None:
-    """EDGAR's filing date when the wrapper gave one, else the one EDGAR gives that acceptance time (10 pm cutoff)."""
-    if doc.get("filed_date"):
-        return doc["filed_date"]
-    accepted = doc.get("acceptance_datetime")
-    return edgar_filing_date(accepted) if accepted else None
 
 
 def _plan_flag(checkbox: bool | None, mention: bool) -> bool | None:
@@ -166,9 +165,7 @@ _PRICE_RANGE_FIELDS = ("price_per_share", "shares", "transaction_amounts", "tota
 MAX_ROW_RANGES = 256  # ranges a row chooses among, however many footnotes it cites
 
 
-def _stated_ranges(
-    price_notes: list[FootnoteFacts], trade_notes: list[FootnoteFacts]
-) -> list[tuple[Decimal, Decimal]]:
+def _stated_ranges(price_notes: list[FootnoteFacts], trade_notes: list[FootnoteFacts]) -> list[StatedRange]:
     """The ranges the price's own footnotes state, else those of the row's other trade footnotes (and of any
     weighted-average footnote the row cites)."""
     for notes in (price_notes, trade_notes):
@@ -207,7 +204,17 @@ def _derive_transaction(
     weighted = any(n.weighted_average for n in price_notes) or any(n.weighted_average for n in row_notes)
     in_trade = {id(n) for n in trade_notes}  # by identity: one FootnoteFacts per footnote, compared in O(1)
     trade_notes += [n for n in row_notes if n.weighted_average and id(n) not in in_trade]
-    price_range = choose_range(_stated_ranges(price_notes, trade_notes), price)
+    stated = _stated_ranges(price_notes, trade_notes)
+    # Ranges in another currency than the dollar: none is given, and the price is compared with none.
+    other_currency = any(r.currency != USD for r in stated)
+    dollar_ranges = [] if other_currency else [(r.low, r.high) for r in stated]
+    price_range = choose_range(dollar_ranges, price)
+    outside = False
+    if price_range is None and price and dollar_ranges:
+        price_range = nearest_range(dollar_ranges, price, RANGE_SLACK)
+        # Just outside a range (kept): flagged. Farther outside every range: flagged when the price's own
+        # footnotes state them (a trade footnote's ranges may describe something else).
+        outside = price_range is not None or any(n.ranges for n in price_notes)
 
     code = row.get("transaction_code")
     ad = row.get("acquired_disposed")
@@ -240,7 +247,7 @@ def _derive_transaction(
         "date_plausible": date_plausible(
             row.get("transaction_date"), period_of_report=doc.get("period_of_report"), filed=filed
         ),
-        "value_flags": _value_flags(row, price, price_range, price_notes)
+        "value_flags": _value_flags(row, price, outside=outside, other_currency=other_currency)
         + (["footnote_not_read"] if any(not n.read for n in row_notes) else []),
         "footnote_texts": bounded_texts([n.text for n in row_notes]),
     }
@@ -250,9 +257,10 @@ def _derive_transaction(
 IMPLAUSIBLE_PRICE = Decimal(1_000_000)
 # Above any real single trade (the largest insider and 10% owner trades are a few $10B).
 IMPLAUSIBLE_VALUE = Decimal(100_000_000_000)
-# A reported price more than this fraction outside every range its own footnotes state is not an average of
-# those fills (a weighted average lies inside its range). Generous, so a typo in the footnote's range (GOOG
-# 0001127602-15-028697 states $663.91-$664.90 beside a $634.4608 average) does not discredit a sound price.
+# A price outside every range its footnotes state but at most this fraction from one keeps that range as the
+# row's (a typo in the footnote's range or the price: GOOG 0001127602-15-028697 states $663.91-$664.90 beside a
+# $634.4608 average, TSLA 0000899243-21-047607 $1,005.600-$1,006.390 beside $1,005.129) and is flagged
+# price_outside_range; farther off, no range is the row's. A weighted average lies inside its range.
 RANGE_SLACK = Decimal("0.10")
 # An open-market price this many times above (or below) the median of the filing's other open-market prices
 # for the same security, with at least OUTLIER_MIN_PEERS others to compare with.
@@ -261,15 +269,14 @@ OUTLIER_MIN_PEERS = 2  # other rows beside the one judged
 
 
 def _value_flags(
-    row: dict[str, Any],
-    price: Decimal | None,
-    price_range: tuple[Decimal, Decimal] | None,
-    price_notes: list[FootnoteFacts],
+    row: dict[str, Any], price: Decimal | None, *, outside: bool, other_currency: bool
 ) -> list[str]:
     """Flags, never corrections: the as-filed values stay as filed. Each flag is a reason code:
-    ``price_equals_total_value``, ``price_implausible`` (>= $1M a share), ``price_outside_range`` (more than
-    RANGE_SLACK outside every range the price's footnotes state), ``value_implausible`` (shares x price or the total value over
-    $100B); ``price_outlier`` is added per filing (``flag_price_outliers``), ``footnote_not_read`` per row."""
+    ``price_equals_total_value``, ``price_implausible`` (>= $1M a share), ``price_outside_range`` (outside every
+    range stated: just outside the range kept as the row's, or farther off every range the price's own
+    footnotes state), ``price_range_not_usd`` (a range the row's footnotes state is in another currency),
+    ``value_implausible`` (shares x price or the total value over $100B); ``price_outlier`` is added per filing
+    (``flag_price_outliers``), ``footnote_not_read`` per row."""
     flags = []
     total = row.get("total_value")
     shares = row.get("shares")
@@ -277,22 +284,14 @@ def _value_flags(
         flags.append("price_equals_total_value")
     elif price is not None and price >= IMPLAUSIBLE_PRICE:
         flags.append("price_implausible")
-    if (
-        price
-        and price_range is None
-        and _outside_every_range(price, [r for n in price_notes for r in n.ranges])
-    ):
+    if outside:
         flags.append("price_outside_range")
+    if other_currency:
+        flags.append("price_range_not_usd")
     values = [abs(total) if total is not None else None, abs(shares * price) if price and shares else None]
     if any(v is not None and v > IMPLAUSIBLE_VALUE for v in values):
         flags.append("value_implausible")
     return flags
-
-
-def _outside_every_range(price: Decimal, ranges: list[tuple[Decimal, Decimal]]) -> bool:
-    return bool(ranges) and not any(
-        low * (1 - RANGE_SLACK) <= price <= high * (1 + RANGE_SLACK) for low, high in ranges[:MAX_ROW_RANGES]
-    )
 
 
 def flag_price_outliers(transactions: list[dict[str, Any]]) -> None:

@@ -1,7 +1,9 @@
 """The parser: bytes in, a Filing or a coded ParseError out. Pure — no network, no global state.
 
 Accepts a bare ownershipDocument (any schema version, namespaced or not) or EDGAR's full submission
-(.txt, .nc dissemination, PEM-wrapped); the format is detected from the bytes.
+(.txt, .nc dissemination, PEM-wrapped); the format is detected from the bytes. A Form 3/4/5 as a person reads
+it (EDGAR's HTML rendering, or its text copied from a browser) is refused as ``rendered_form``, saying which
+filing it shows and what to send instead.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pydantic import ValidationError
 
 from streams import __version__
 from streams.bounds import MAX_DATE, MIN_DATE, date_in_bounds
+from streams.derive.calendar import edgar_filing_date
 from streams.derive.enrich import enrich
 from streams.models import Filing
 from streams.parse.errors import ErrorCode, ParseError
 from streams.parse.ownership import DOCUMENT_TYPES, load_tree, read_document
+from streams.parse.rendered import refusal as rendered_refusal
 from streams.parse.sgml import EASTERN, looks_like_submission, unwrap_submission
 
 __all__ = ["DEFAULT_MAX_BYTES", "ErrorCode", "ParseError", "parse_filing"]
@@ -35,7 +39,8 @@ def parse_filing(
     filed_date: date | None = None,
 ) -> Filing:
     """Parse one filing. The keyword arguments fill in what a bare XML document cannot say about itself
-    (the pipeline knows them from the feed); values from an EDGAR wrapper take precedence.
+    (the pipeline knows them from the feed); values from an EDGAR wrapper take precedence. Without a filing
+    date from either, a known acceptance time gives the one EDGAR gives it (``edgar_filing_date``).
     """
     try:
         return _parse(data, max_bytes, accession_number, acceptance_datetime, filed_date)
@@ -83,7 +88,8 @@ def _parse(
     header: dict[str, Any] = {}
     source_format = "xml"
     xml = data
-    if looks_like_submission(data):
+    submission = looks_like_submission(data)
+    if submission:
         unwrapped = unwrap_submission(data)
         header = unwrapped.header.to_dict()
         source_format = unwrapped.format
@@ -92,6 +98,10 @@ def _parse(
         doc = read_document(load_tree(xml.lstrip(b"\xef\xbb\xbf \t\r\n"), warnings), warnings)
     except ParseError as exc:
         exc.header = exc.header or header
+        # Only a bare document that is not XML is looked at: a page someone saved or copied from a browser.
+        rendered = None if submission else rendered_refusal(data, exc)
+        if rendered is not None:
+            raise rendered from None
         raise
 
     h = unwrapped.header if header else None
@@ -106,6 +116,9 @@ def _parse(
                 f"{name} is {value.isoformat()}, outside {MIN_DATE}..{MAX_DATE}",
                 header=header,
             )
+    if doc["filed_date"] is None and doc["acceptance_datetime"] is not None:
+        filed = edgar_filing_date(doc["acceptance_datetime"])  # an envelope's or feed's acceptance time
+        doc["filed_date"] = filed if date_in_bounds(filed) else None  # a day past MAX_DATE stays unknown
     if h:
         if h.issuer_sic:
             doc["issuer"]["sic"] = h.issuer_sic

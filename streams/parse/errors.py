@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     MALFORMED_WRAPPER = "malformed_wrapper"
     NO_XML_DOCUMENT = "no_xml_document"
     NOT_OWNERSHIP_DOCUMENT = "not_ownership_document"
+    RENDERED_FORM = "rendered_form"
     INVALID_VALUE = "invalid_value"
     MISSING_REQUIRED = "missing_required"
     INTERNAL_ERROR = "internal_error"

@@ -15,6 +15,7 @@ Rules every user of this port keeps:
   kind       value                                       module
   =========  ==========================================  ====================================
   seen       the raw sha256 of a processed filing        streams.process
+             (``seen|seed:<id>``: a merged history seed)
   orig       accessions of originals by owners and date  streams.amendments
   rec        an original's rows (count; one per key)     streams.amendments
   amend      amendments waiting for their original       streams.amendments
