@@ -241,8 +241,7 @@ def worker() -> None:
     (memory:// or rocksdb://), FORM4_WEB_PORT, FORM4_TOPIC_PREFIX, FORM4_PARTITIONS, FORM4_RULES_FILE, ...
     """
     from streams.alerts.rules import RulesError, load_rules
-    from streams.settings import kafka_client_kwargs
-    from streams.topics import bootstrap_servers, ensure_topics
+    from streams.topics import ensure_pipeline_topics
 
     # Everything that can be checked without the broker is checked first, each failure in one line.
     settings = load_settings()
@@ -257,15 +256,7 @@ def worker() -> None:
         problem = port_problem(web_bind(settings), settings.web_port)
         if problem:
             fail(problem, 2)
-    run_async(
-        ensure_topics(
-            bootstrap_servers(settings.broker_url),
-            settings.topics,
-            settings.partitions,
-            settings.replication_factor,
-            client=kafka_client_kwargs(settings),
-        )
-    )
+    run_async(ensure_pipeline_topics(settings))
     from streams.app import create_app
     from streams.app.local_state import open_local_state
     from streams.app.worker import Worker

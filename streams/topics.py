@@ -32,7 +32,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +172,20 @@ class EnsureResult:
     #: Existing topics whose partition count differs from the requested one: ``{name: actual}``.
     #: Partitions cannot be added on Tansu, and co-partitioned agents/tables need the same count.
     mismatched: Mapping[str, int]
+
+
+async def ensure_pipeline_topics(settings: Settings) -> EnsureResult:
+    """The pipeline's topics for a process configured by ``settings``, created with its client settings (TLS,
+    SASL): what every worker, ingester and seeder makes sure of before it starts."""
+    from streams.settings import kafka_client_kwargs
+
+    return await ensure_topics(
+        bootstrap_servers(settings.broker_url),
+        settings.topics,
+        settings.partitions,
+        settings.replication_factor,
+        client=kafka_client_kwargs(settings),
+    )
 
 
 async def ensure_topics(

@@ -259,11 +259,10 @@ class Pipeline:
             return Step(event, refusal=outcome)
         headers = [("raw.timestamp", f"{m.timestamp:.3f}".encode())]
         topic = self.channels.by_issuer.get_topic_name()
+        value = outcome.model_dump_json().encode()
         if isinstance(outcome, HistorySeed):  # to its issuer's partition, like a filing; a small message
-            value = outcome.model_dump_json().encode()
             key = outcome.issuer_cik.encode()
             return Step(event, [Message(topic, key, value, self.small, [*headers, *SEED_HEADERS])])
-        value = outcome.model_dump_json().encode()
         form = outcome.document_type
         message = Message(topic, outcome.issuer.cik.encode(), value, self.large, headers)
         return Step(event, [message], done=lambda: self.metrics.filings.labels(form).inc())

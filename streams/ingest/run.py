@@ -17,7 +17,7 @@ from streams.ingest.raw import RawPublisher, reconcile
 from streams.ingest.state import DAY_DONE, DAY_MISSING, IngestState, Item
 from streams.ingest.submissions import Outcome, SubmissionFetcher
 from streams.settings import Settings, kafka_client_kwargs
-from streams.topics import bootstrap_servers, ensure_topics
+from streams.topics import ensure_pipeline_topics
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,7 @@ class Ingest:
 async def open_ingest(settings: Settings, on_outcome: Outcome | None = None) -> AsyncIterator[Ingest]:
     """Everything an ingester needs, started; the state is reconciled with form4.raw first."""
     user_agent = settings.require_edgar_user_agent()
-    await ensure_topics(
-        bootstrap_servers(settings.broker_url),
-        settings.topics,
-        settings.partitions,
-        settings.replication_factor,
-        client=kafka_client_kwargs(settings),
-    )
+    await ensure_pipeline_topics(settings)
     state = IngestState(settings.ingest_state_path)
     publisher = RawPublisher(
         settings.broker_url, settings.topics.raw, settings.topics.dlq, kafka_client_kwargs(settings)

@@ -327,15 +327,9 @@ async def open_seeder(
     """The topics made sure of, the ingest state, a producer, and an EDGAR client when something is downloaded."""
     from streams.kafka_io import open_producer
     from streams.settings import kafka_client_kwargs
-    from streams.topics import bootstrap_servers, ensure_topics
+    from streams.topics import ensure_pipeline_topics
 
-    await ensure_topics(
-        bootstrap_servers(settings.broker_url),
-        settings.topics,
-        settings.partitions,
-        settings.replication_factor,
-        client=kafka_client_kwargs(settings),
-    )
+    await ensure_pipeline_topics(settings)
     state = IngestState(settings.ingest_state_path)
     try:
         async with AsyncExitStack() as stack:

@@ -58,12 +58,11 @@ def _parts(writes: list[Write]) -> list[list[Write]]:
 def journal(writes: Iterable[Write], current_head: Any, partition: int, journal_id: str) -> list[Write]:
     """The journal writes that go before an event's own: the head with the writes inline, or the parts under
     the free slot and then the head. Empty when the event writes nothing."""
-    items = [[k, v] for k, v in writes]
-    if not items:
+    parts = _parts(list(writes))
+    if not parts[0]:
         return []
-    parts = _parts([(k, v) for k, v in items])
     if len(parts) == 1:
-        return [(head_key(partition), {"id": journal_id, "w": items})]
+        return [(head_key(partition), {"id": journal_id, "w": [[k, v] for k, v in parts[0]]})]
     slot = 1 - current_head["slot"] if isinstance(current_head, dict) and "slot" in current_head else 0
     out: list[Write] = [
         (part_key(partition, slot, i), {"id": journal_id, "w": [[k, v] for k, v in part]})
