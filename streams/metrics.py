@@ -57,6 +57,11 @@ class PipelineMetrics:
         )
         self.alerts = Counter("form4_alerts", "Alerts raised, by rule", ["rule"], registry=r)
         self.duplicates = Counter("form4_duplicates_skipped", "Filings seen before and skipped", registry=r)
+        self.revised = Counter(
+            "form4_records_revised",
+            "Records republished because history that arrived later changed their classification",
+            registry=r,
+        )
         self.seeds = Counter(
             "form4_history_seeds",
             "History seeds (form4 ingest datasets) merged into the insiders' histories, or seen before",

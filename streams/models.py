@@ -487,6 +487,16 @@ class HoldingRetraction(Contract):
     superseded_by: str = Field(description="the amendment: accession number, or sha256:<hash>")
 
 
+class PreviousBalance(Contract):
+    """The balance a holding line reported before its current one."""
+
+    shares_owned: Dec | None = None
+    as_of_date: date | None = None
+    acceptance_datetime: datetime | None = None
+    source_row_id: str
+    source_row_index: int = 0
+
+
 class HoldingState(Contract):
     """The last reported balance of one holding line, on form4.holdings and in the holdings table."""
 
@@ -501,7 +511,19 @@ class HoldingState(Contract):
     source_row_index: int = 0
     joint_group: list[Cik] = Field(default_factory=list)
     amended: bool = False
-    previous_shares_owned: Dec | None = None
+    previous_shares_owned: Dec | None = Field(
+        None, description="derived: previous.shares_owned (the line's balance before the current one)"
+    )
+    previous: PreviousBalance | None = Field(
+        None,
+        description="derived: the row ordered just before the current one (as-of date, acceptance time, position, "
+        "row id) among the line's rows seen, superseded rows left out: the same in any arrival order",
+    )
+    restates_row_ids: list[str] = Field(
+        default_factory=list,
+        description="on a candidate from an amendment only (empty on a line): the rows of the filing it amends "
+        "that this row restates",
+    )
     issuer_name: str | None = None
     issuer_trading_symbol: str | None = None
     owner_name: str | None = None

@@ -5,8 +5,9 @@
 2. ``process_filing``: a new filing and its issuer's state (a ``State``: small values under fine-grained keys)
    -> everything to publish (the filing, one record per transaction row, records an amendment supersedes,
    alerts, holding candidates) while the state takes the writes the agent applies once the outputs are out.
-3. ``process_seed``: a history seed and its issuer's state -> nothing to publish; the insiders' ``hist`` values
-   take the seeded months (a union), and ``seen|seed:<id>`` marks it done.
+3. ``process_seed``: a history seed and its issuer's state -> the insiders' ``hist`` values take the seeded
+   months (a union), ``seen|seed:<id>`` marks it done, and records and alerts of theirs published before are
+   revised where the new history changes them (``streams.alerts.revise``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from pydantic import ValidationError
 from streams import __version__
 from streams.alerts import RulesConfig, alert_step
 from streams.alerts.history import History, merge_history
-from streams.amendments import amendment_step, live_holding_candidates
+from streams.alerts.revise import Revision, remember_published, revise
+from streams.amendments import amended_holding_candidates, amendment_step, store_rows
 from streams.derive.enrich import filing_identity
-from streams.holdings import retract_line, update_line
+from streams.holdings import forget_previous, retract_line, update_line
 from streams.models import (
     Alert,
     DeadLetter,
@@ -36,7 +38,6 @@ from streams.models import (
     TransactionRecord,
 )
 from streams.parse import ParseError, parse_filing
-from streams.records import holding_candidates
 from streams.state import State, key
 
 # A dead letter must fit in one Kafka message (1 MB by default): larger originals keep their first bytes,
@@ -160,6 +161,16 @@ class Outputs:
     retract: list[HoldingRetraction] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     holdings: list[HoldingState] = field(default_factory=list)
+    revised: list[TransactionRecord] = field(default_factory=list)
+    """Records of earlier filings whose history this filing changed (``streams.alerts.revise``): published last."""
+    withdrawn: list[str] = field(default_factory=list)
+    """Alert ids whose event matches no rule any more: a tombstone each."""
+
+    def published_records(self) -> list[TransactionRecord]:
+        """Every record to publish, each txn_id once, in its latest version."""
+        return list(
+            {r.txn_id: r for r in [*self.records, *self.superseded, *self.relinked, *self.revised]}.values()
+        )
 
 
 def seen_key(filing: Filing) -> str:
@@ -176,10 +187,16 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
     to remember. Reads and writes only small values under fine-grained keys, so the work is proportional to
     the filing, never to the issuer's history."""
     amended = amendment_step(filing, state)
-    records, alerts = alert_step(amended.records, state, rules)
-    holdings = live_holding_candidates(holding_candidates(filing), amended.records)
+    records, alerts, changes = alert_step(amended.records, state, rules)
+    me = identity(filing)
+    if records:
+        store_rows(state, me, records)  # as published: with their classification
+        remember_published(state, me, records)
+    revision = revise(state, filing.issuer.cik, changes, rules, exclude=me)
+    holdings = amended_holding_candidates(filing, amended)
     for retraction in amended.retract:
         retract_line(state, retraction)
+        forget_previous(state, retraction)
     issuer_index = f"i|{filing.issuer.cik}"
     for candidate in holdings:  # the issuer side's lines (the owner side is the holdings agent's)
         update_line(state, issuer_index, candidate)
@@ -191,42 +208,44 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
         superseded=amended.superseded,
         relinked=amended.relinked,
         retract=amended.retract,
-        alerts=alerts,
+        alerts=alerts + revision.alerts,
         holdings=holdings,
+        revised=revision.records,
+        withdrawn=revision.withdrawn,
     )
 
 
 @dataclass
 class SeedOutcome:
-    """What a history seed did: ``changed`` lists the owners whose ``hist`` value it changed.
-
-    Hook, not done here: records already published for those owners (their ``trader_pattern``, their alerts'
-    severity) were classified on the history known then; republishing them when a seed changes it ("records
-    revised when history changes") would start from ``changed``."""
+    """What a history seed did: ``changed`` lists the owners whose ``hist`` value it changed, ``revision`` the
+    records and alerts of theirs republished because of it."""
 
     seed: HistorySeed
     duplicate: bool = False
     changed: list[str] = field(default_factory=list)
+    revision: Revision = field(default_factory=Revision)
 
 
 def seed_seen_key(seed: HistorySeed) -> str:
     return key("seen", f"seed:{seed.seed_id}")
 
 
-def process_seed(seed: HistorySeed, state: State) -> SeedOutcome:
+def process_seed(seed: HistorySeed, state: State, rules: RulesConfig) -> SeedOutcome:
     """Merge each seeded history into its owner's ``hist|<issuer>|<owner>`` value (the union ``History.merge``,
-    pruned like a filing's trades); publishes nothing. A seed already merged (``seen|seed:<id>``) is skipped,
-    though merging it again would change nothing either."""
+    pruned like a filing's trades), and revise the records and alerts of theirs published before that the new
+    history changes. A seed already merged (``seen|seed:<id>``) is skipped, though merging it again would change
+    nothing either."""
     marker = seed_seen_key(seed)
     if state.get(marker) is not None:
         return SeedOutcome(seed, duplicate=True)
-    changed = [
-        h.owner_cik
+    changes = [
+        change
         for h in seed.histories
-        if merge_history(state, seed.issuer_cik, h.owner_cik, History.from_seeded(h))
+        if (change := merge_history(state, seed.issuer_cik, h.owner_cik, History.from_seeded(h))) is not None
     ]
+    revision = revise(state, seed.issuer_cik, changes, rules)
     state.put(marker, seed.seed_id)
-    return SeedOutcome(seed, changed=changed)
+    return SeedOutcome(seed, changed=[c.owner_cik for c in changes], revision=revision)
 
 
 def issuer_profile(filing: Filing) -> dict[str, str | None]:

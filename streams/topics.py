@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from streams.kafka_errors import BrokerUnreachable, quiet_bootstrap
+
 if TYPE_CHECKING:
     from streams.settings import Settings
 
@@ -206,8 +208,6 @@ async def ensure_topics(
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
-
-    from streams.kafka_io import BrokerUnreachable, quiet_bootstrap
 
     if partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")

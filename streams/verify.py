@@ -42,7 +42,9 @@ from streams.records import holding_candidates, holding_key_string
 
 #: The fields of a line that are compared, in the order a difference lists them.
 COMPARED_FIELDS: tuple[str, ...] = tuple(
-    name for name in HoldingState.model_fields if name not in ("key", "previous_shares_owned")
+    name
+    for name in HoldingState.model_fields
+    if name not in ("key", "previous_shares_owned", "previous", "restates_row_ids")
 )
 
 Kind = Literal["missing", "unexpected", "different"]

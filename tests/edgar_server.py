@@ -406,6 +406,13 @@ _DATASET_PATH = re.compile(
 )
 
 
+#: How `EdgarReplay.malform` breaks an entry (the title is its first line).
+_MALFORM = {
+    "ampersand": lambda entry: entry.replace(" - ", " - AT&T ", 1),
+    "tag": lambda entry: entry.replace("</title>", "</titel>", 1),
+}
+
+
 @dataclass
 class _Injection:
     pattern: re.Pattern[str]
@@ -456,6 +463,7 @@ class EdgarReplay:
         self._revealed: list[Submission] = []
         self._revealed_set: set[str] = set()
         self._duplicates: dict[str, int] = {}
+        self._malformed: dict[str, str] = {}
         self._unpublished: set[date] = set()
         self._faults: list[_Injection] = []
         self.revealed_at: dict[str, float] = {}
@@ -529,6 +537,14 @@ class EdgarReplay:
             raise KeyError(accession_number)
         with self._lock:
             self._duplicates[accession_number] = copies
+
+    def malform(self, accession_number: str, how: str = "ampersand") -> None:
+        """That filing's feed entries come out not well-formed: ``ampersand`` puts an unescaped ``&`` in each
+        title (a company name like "AT&T"), ``tag`` closes each title with the wrong tag (no parser reads it)."""
+        if accession_number not in self._by_accession or how not in _MALFORM:
+            raise KeyError(accession_number if how in _MALFORM else how)
+        with self._lock:
+            self._malformed[accession_number] = how
 
     def unpublish_index(self, day: date) -> None:
         """That day's daily index 404s, as before EDGAR publishes it."""
@@ -604,9 +620,12 @@ class EdgarReplay:
         with self._lock:
             subs = [s for s in self._revealed if s.form_type.upper().startswith(form)]
             duplicates = dict(self._duplicates)
+            malformed = dict(self._malformed)
         entries: list[tuple[str, str]] = []
         for sub in sorted(subs, key=_sort_key, reverse=True):
             group = feed_entries([sub])
+            if sub.accession_number in malformed:
+                group = [_MALFORM[malformed[sub.accession_number]](e) for e in group]
             entries.extend(
                 (sub.accession_number, e) for e in group * (1 + duplicates.get(sub.accession_number, 0))
             )

@@ -60,7 +60,7 @@ def run(
     state = state if state is not None else DictState()
     alerts: list[Alert] = []
     for records in filings:
-        _, more = alert_step(records, state, config)
+        _, more, _ = alert_step(records, state, config)
         alerts += more
     return state, alerts
 
@@ -111,7 +111,7 @@ def test_demo_samples_raise_one_alert_per_event_and_replay_raises_nothing_new() 
 
 
 def test_records_carry_pattern_on_open_market_rows_only() -> None:
-    records, _ = alert_step(real("b3bf39b410b1.xml"), DictState(), DEFAULTS)  # Cook: S, F and M rows
+    records, _, _ = alert_step(real("b3bf39b410b1.xml"), DictState(), DEFAULTS)  # Cook: S, F and M rows
     assert {r.transaction_code for r in records} == {"S", "F", "M"}
     for r in records:
         if r.transaction_code == "S":
@@ -165,9 +165,9 @@ def test_redelivery_before_the_state_was_saved_repeats_the_same_alert() -> None:
     run([moved(musk, "0000899243-22-000001", rows=slice(0, 4))], base)
     second = moved(musk, "0000899243-22-000002", rows=slice(4, 9))
     lost = Staged(base.get)
-    _, sent = alert_step(second, lost, DEFAULTS)  # writes never applied
+    _, sent, _ = alert_step(second, lost, DEFAULTS)  # writes never applied
     retry = Staged(base.get)
-    _, resent = alert_step(second, retry, DEFAULTS)
+    _, resent, _ = alert_step(second, retry, DEFAULTS)
     assert resent == sent and resent[0].revision == 1
     retry.apply(base)
     assert alert_step(second, base, DEFAULTS)[1] == []
@@ -193,7 +193,7 @@ def test_event_state_stays_bounded_with_thousands_of_tranches() -> None:
     state = DictState()
     for n in range(300):  # 300 filings of 10 tranches each, one insider, one day
         rows = [record(shares="10", accession=f"0000000001-24-{n:06d}", row=i) for i in range(10)]
-        _, alerts = alert_step(rows, state, DEFAULTS)
+        _, alerts, _ = alert_step(rows, state, DEFAULTS)
     assert alerts[0].revision >= 1
     assert len(alerts[0].txn_ids) == MAX_TXN_IDS
     assert alerts[0].shares == Decimal(30_000)  # every tranche counted, however many ids are listed
@@ -249,7 +249,7 @@ def hogan_years(months: list[date]) -> list[list[TransactionRecord]]:
 def test_routine_seller_is_told_from_an_opportunistic_one() -> None:
     hogan = real("d1d6fca1cd55.xml")
     routine_state, _ = run(hogan_years([date(2021, 3, 5), date(2022, 3, 14), date(2023, 3, 20)]))
-    records, alerts = alert_step(hogan, routine_state, DEFAULTS)
+    records, alerts, _ = alert_step(hogan, routine_state, DEFAULTS)
     assert records[0].trader_pattern == "routine"
     assert records[0].history_known_since == date(2021, 3, 5)
     (alert,) = alerts
@@ -258,12 +258,12 @@ def test_routine_seller_is_told_from_an_opportunistic_one() -> None:
     assert "a routine trader (same month in each of the last 3 years)" in alert.message
 
     opportunistic_state, _ = run(hogan_years([date(2021, 1, 5), date(2022, 5, 14), date(2023, 9, 20)]))
-    records, alerts = alert_step(hogan, opportunistic_state, DEFAULTS)
+    records, alerts, _ = alert_step(hogan, opportunistic_state, DEFAULTS)
     assert records[0].trader_pattern == "opportunistic"
     assert alerts[0].severity == "medium" and "an opportunistic trade" in alerts[0].message
 
     short_state, _ = run(hogan_years([date(2022, 3, 14), date(2023, 3, 20)]))
-    records, alerts = alert_step(hogan, short_state, DEFAULTS)
+    records, alerts, _ = alert_step(hogan, short_state, DEFAULTS)
     assert records[0].trader_pattern == "insufficient"
     assert records[0].history_gap_years == [] and alerts[0].history_gap_years == []
     assert "history since 2022-03-14 too short to classify" in alerts[0].message
@@ -274,14 +274,15 @@ def test_a_year_without_a_trade_is_named_not_called_too_short() -> None:
     sale, not because four years of history are too short; the record and the alert say which year."""
     hogan = real("d1d6fca1cd55.xml")
     state, _ = run(hogan_years([date(2020, 3, 5), date(2021, 3, 5), date(2023, 3, 20)]))
-    records, alerts = alert_step(hogan, state, DEFAULTS)
+    records, alerts, _ = alert_step(hogan, state, DEFAULTS)
     assert records[0].trader_pattern == "insufficient"
-    assert records[0].history_known_since == date(2020, 3, 5)
+    # The look-back of a 2024 trade starts on 1 January 2021; the 2020 sale before it changes no classification.
+    assert records[0].history_known_since == date(2021, 1, 1)
     assert records[0].history_gap_years == [2022]
     (alert,) = alerts
     assert (alert.trader_pattern, alert.history_gap_years) == ("insufficient", [2022])
     assert (
-        "no open-market sale seen in 2022 (history since 2020-03-05), so neither routine nor opportunistic"
+        "no open-market sale seen in 2022 (history since 2021-01-01), so neither routine nor opportunistic"
         in alert.message
     )
     assert "too short" not in alert.message
@@ -305,16 +306,17 @@ def test_gap_years_only_where_the_history_covers_the_year() -> None:
     assert gap_years(History(), date(2024, 5, 1), "sell") == []
     # An old trade classified after newer ones: the years the history no longer keeps are not called gaps.
     pruned = History()
-    for year in (2015, 2016, 2017, 2020, 2023):
+    for year in (2012, 2013, 2014, 2017, 2023):
         pruned.add(date(year, 3, 1), "sell")
-    pruned.prune()  # keeps 2020-2023
-    assert gap_years(pruned, date(2019, 5, 1), "sell") == []
+    pruned.prune()  # keeps 2017-2023
+    assert gap_years(pruned, date(2016, 5, 1), "sell") == []
+    assert gap_years(pruned, date(2020, 5, 1), "sell") == [2018, 2019]  # within what is kept: named
 
 
 @pytest.mark.parametrize(("policy", "severity"), [("keep", "medium"), ("lowest", "info"), ("suppress", None)])
 def test_routine_policy(policy: str, severity: str | None) -> None:
     state, _ = run(hogan_years([date(2021, 3, 5), date(2022, 3, 14), date(2023, 3, 20)]))
-    _, alerts = alert_step(real("d1d6fca1cd55.xml"), state, rules(trader_pattern={"routine": policy}))
+    _, alerts, _ = alert_step(real("d1d6fca1cd55.xml"), state, rules(trader_pattern={"routine": policy}))
     assert [a.severity for a in alerts] == ([severity] if severity else [])
 
 

@@ -88,7 +88,7 @@ def seeded(paths: list[Path], state: DictState | None = None) -> DictState:
     for path in paths:
         histories, _ = read_histories(path)
         for seed in seeds(histories, str(path)):
-            process_seed(seed, state)
+            process_seed(seed, state, RULES)
     return state
 
 
@@ -213,9 +213,9 @@ def test_a_seed_of_earlier_years_classifies_a_later_live_trade(tmp_path: Path) -
     days = [date(2020, 3, 5), date(2021, 3, 9), date(2022, 3, 14), date(2023, 3, 20)]
     paths = list(quarterly_datasets(tmp_path, hogan_years(days)).values())
     state = seeded(paths)
-    records, alerts = alert_step(records_from_filing(load(HOGAN)), state, RULES)
+    records, alerts, _ = alert_step(records_from_filing(load(HOGAN)), state, RULES)
     assert records[0].trader_pattern == "routine"
-    assert records[0].history_known_since == date(2020, 3, 5)
+    assert records[0].history_known_since == date(2021, 1, 1)  # the 2024 trade's look-back starts there
     assert alerts[0].trader_pattern == "routine" and alerts[0].severity == "info"
     # Different months each year: opportunistic; two years only: insufficient.
     for days, pattern in (
@@ -267,7 +267,7 @@ def test_seeds_are_bounded_deterministic_and_cover_every_history() -> None:
         assert [h.owner_cik for h in seed.histories] == sorted(h.owner_cik for h in seed.histories)
     state = DictState()
     for seed in first:
-        process_seed(seed, state)
+        process_seed(seed, state, RULES)
     assert all(len(json.dumps(v)) <= MAX_VALUE_BYTES for v in state.data.values())
     assert len(hist(state)) == len(histories)
 
@@ -277,18 +277,18 @@ def test_process_seed_merges_once_and_publishes_nothing() -> None:
     history.add(date(2023, 3, 1), "sell")
     seed = HistorySeed.build(MSFT, [history.to_seeded(HOGAN_CIK)], "test")
     state = DictState()
-    out = process_seed(seed, state)
+    out = process_seed(seed, state, RULES)
     assert out.changed == [HOGAN_CIK] and not out.duplicate
     assert state.get(seed_seen_key(seed)) == seed.seed_id
     assert set(state.data) == {f"hist|{MSFT}|{HOGAN_CIK}", f"seen|seed:{seed.seed_id}"}
-    again = process_seed(seed, state)
+    again = process_seed(seed, state, RULES)
     assert again.duplicate and again.changed == []
     # A filing processed after it adds to the same history; seeding again then changes nothing.
     process_filing(load(HOGAN), state, RULES)
     value = state.get(f"hist|{MSFT}|{HOGAN_CIK}")
     assert value["sell"] == {"2023-03": ["2023-03-01", "2023-03-01"], "2024-03": ["2024-03-11", "2024-03-11"]}
     state.put(seed_seen_key(seed), None)
-    assert process_seed(seed, state).changed == []
+    assert process_seed(seed, state, RULES).changed == []
 
 
 def test_read_event_recognises_seeds_and_refuses_bad_ones() -> None:
@@ -575,3 +575,53 @@ async def test_three_seeded_years_name_the_pattern_of_a_later_real_filing(
     assert "a routine trader" in body["message"]
     filings_out = await consume_all(broker.bootstrap, f"{prefix}.filings", 1, timeout=30, extra_wait=1.0)
     assert len(filings_out) == 1  # the seeds became no filing, no record, no alert
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+async def test_a_seed_merged_after_the_live_filing_revises_its_record_and_alert(
+    broker: Any, workers: Any, tmp_path: Path
+) -> None:
+    """A desk goes live first: Hogan's real 2024-03-11 sale is published as insufficient (no history), its alert
+    at medium. Then `form4 ingest datasets` seeds 2021-2023 (data sets built from the corpus filing moved to
+    those years): the worker republishes the record under its txn_id as routine and revises the alert under its
+    alert_id (its last revision: routine, info), as the seed-first order gives."""
+    from streams.models import TransactionRecord
+    from tests.broker import consume_all, produce, unique_name, wait_for
+    from tests.edgar_server import Ingester
+
+    prefix = unique_name("seedlast")
+    filings = hogan_years([date(2021, 3, 9), date(2022, 3, 14), date(2023, 3, 20)])
+    datasets = {p.name: p.read_bytes() for p in quarterly_datasets(tmp_path / "q", filings).values()}
+    worker = workers(prefix)
+    await worker.ready()
+    await produce(
+        broker.bootstrap, f"{prefix}.raw", [(Path(__file__).parents[1] / "samples" / HOGAN).read_bytes()]
+    )
+    (first,) = await consume_all(broker.bootstrap, f"{prefix}.transactions", 1, timeout=60, extra_wait=1.0)
+    assert first.value is not None
+    assert TransactionRecord.model_validate_json(first.value).trader_pattern == "insufficient"
+    (alert,) = await consume_all(broker.bootstrap, f"{prefix}.alerts", 1, timeout=30, extra_wait=1.0)
+    assert alert.value is not None and json.loads(alert.value)["severity"] == "medium"
+
+    (tmp_path / "ingest").mkdir()
+    with EdgarReplay([], datasets=datasets) as edgar:
+        names = sorted(datasets)
+        seeding = Ingester(broker, prefix, edgar, tmp_path / "ingest").start(
+            "datasets", *(str(tmp_path / "q" / name) for name in names)
+        )
+        assert seeding.wait(timeout=120) == 0, seeding.log_tail()
+    await wait_for(lambda: seeds_merged(worker) >= 3, timeout=60, message=worker.log_tail)
+    # One seed per quarter with a trade; each changes what the 2024 sale reads (its history_known_since, then its
+    # gap year, then its pattern), so each republishes it: 1 + 3 messages, all under the same key.
+    records = await consume_all(broker.bootstrap, f"{prefix}.transactions", 4, timeout=60, extra_wait=1.0)
+    assert {r.key for r in records} == {first.key} and len(records) == 4  # republished under its txn_id
+    assert records[-1].value is not None
+    revised = TransactionRecord.model_validate_json(records[-1].value)
+    assert revised.trader_pattern == "routine" and revised.history_known_since == date(2021, 3, 9)
+    alerts = await consume_all(broker.bootstrap, f"{prefix}.alerts", 4, timeout=30, extra_wait=1.0)
+    assert {a.key for a in alerts} == {alert.key} and len(alerts) == 4  # revised under its alert_id
+    assert alerts[-1].value is not None
+    body = json.loads(alerts[-1].value)
+    assert (body["revision"], body["trader_pattern"], body["severity"]) == (3, "routine", "info")
+    assert "a routine trader" in body["message"]

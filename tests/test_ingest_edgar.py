@@ -27,6 +27,7 @@ from tests.broker import Record, consume_all, unique_name, wait_for
 from tests.edgar_server import (
     USER_AGENT,
     EdgarReplay,
+    Garbage,
     Ingester,
     Reset,
     Slow,
@@ -203,6 +204,62 @@ async def test_restart_neither_refloods_nor_loses_and_fills_a_long_gap_from_the_
     assert all(s.accepted_at.date() < last_day for s in from_index)
     assert first_day <= min(s.accepted_at.date() for s in from_index)
     assert_fair(edgar, 10)
+
+
+async def test_a_malformed_feed_entry_loses_nothing(
+    broker: EmbeddedBroker, prefix: str, tmp_path: Path
+) -> None:
+    """One filing's entries carry an unescaped '&' (escaped, read from the feed); two others' no parser can read
+    (the rest of each page is read; each filing comes from its day's daily index: one already published, one
+    once EDGAR publishes it). Under 429/503, an HTML page and a cut download in place of the feed, which are
+    still refused and retried."""
+    feed, archive = r"/cgi-bin/browse-edgar", r"/Archives/edgar/data/"
+    timeline = SUBMISSIONS[:13]
+    published_day, later_day, repaired = timeline[2], timeline[9], timeline[6]
+    # The type=3 feed (polled before type=5) reaches back only to 2020-02-05: the audit must still cover 02-04.
+    assert published_day.index_day < min(s.accepted_at.date() for s in timeline[:10] if s.form_type == "3")
+    assert later_day.index_day == max(s.index_day for s in timeline[:10]) < timeline[-1].index_day
+    with EdgarReplay(SUBMISSIONS, index_follows_reveals=True) as edgar:
+        for bad in (published_day, later_day):
+            edgar.malform(bad.accession_number, "tag")
+        edgar.malform(repaired.accession_number, "ampersand")
+        edgar.inject(feed, Status(429, retry_after="1"), times=2)
+        edgar.inject(feed, Garbage())
+        edgar.inject(feed, Truncate())
+        edgar.inject(feed, Status(503, retry_after="1"))
+        edgar.inject(archive, Status(503, retry_after="1"), times=2)
+        edgar.reveal(10)  # the index of later_day's day is not published yet
+        env = {
+            "FORM4_EDGAR_RATE_LIMIT": "10",
+            "FORM4_POLL_INTERVAL": "0.5",
+            "FORM4_INDEX_AUDIT_INTERVAL": "1",
+        }
+        ingester = Ingester(broker, prefix, edgar, tmp_path, **env).start("live")
+        try:
+            early = await raw_records(broker, prefix, 9, timeout=60)
+            assert published_day.accession_number in accessions_of(early)
+            assert later_day.accession_number not in accessions_of(early)
+            edgar.reveal(len(timeline) - 10)  # the day goes by: EDGAR publishes its index
+            records = await raw_records(broker, prefix, len(timeline), timeout=90)
+            metrics = ingester.metrics()
+        finally:
+            assert ingester.stop() == 0, ingester.log_tail()
+        faults = {r.fault for r in edgar.requests if r.fault and "browse-edgar" in r.path}
+    assert accessions_of(records) == Counter(s.accession_number for s in timeline)
+    sources = {r.key.decode(): envelope(r)["source"] for r in records if r.key}
+    assert [sources.pop(s.accession_number) for s in (published_day, later_day)] == ["edgar_index"] * 2
+    assert set(sources.values()) == {"edgar_feed"}
+    assert faults >= {"garbage", "truncate", "status:429", "status:503"}
+    # Each bad entry counted and logged once, however many polls listed it (its twin entry included).
+    assert 'form4_ingest_bad_feed_entries_total{reason="malformed"} 2.0' in metrics
+    assert 'form4_ingest_bad_feed_entries_total{reason="repaired"} 1.0' in metrics
+    log = ingester.log_tail(100_000).splitlines()
+    for bad, reason in ((published_day, "malformed"), (later_day, "malformed"), (repaired, "repaired")):
+        lines = [x for x in log if f"feed_entry_{reason}" in x and bad.accession_number in x]
+        assert len(lines) == 1, lines
+    # Acceptance to form4.raw, observed for the feed's filings only (index catch-ups are hours or days late).
+    assert f"form4_ingest_acceptance_to_topic_seconds_count {float(len(timeline) - 2)}" in metrics
+    assert 'form4_ingest_acceptance_to_topic_seconds_bucket{le="60.0"}' in metrics
 
 
 def test_live_refuses_to_start_without_a_user_agent(tmp_path: Path) -> None:

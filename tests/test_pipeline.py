@@ -61,10 +61,12 @@ def expected_outputs(docs: list[bytes]) -> dict[str, Any]:
             continue
         filings[identity(filing)] = filing
         out = process_filing(filing, states[filing.issuer.cik], rules)
-        for record in [*out.records, *out.superseded]:
+        for record in out.published_records():
             records[record.txn_id] = record.model_dump_json()
         for alert in out.alerts:
             alerts[alert.alert_id] = alert.model_dump_json()
+        for alert_id in out.withdrawn:
+            alerts.pop(alert_id, None)
         candidates += out.holdings
     table = replay(candidates)
     return {"filings": filings, "records": records, "alerts": alerts, "holdings": table, "states": states}

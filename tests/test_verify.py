@@ -50,7 +50,7 @@ def worker(*filings: Filing) -> tuple[list[TransactionRecord], list[HoldingState
         if is_duplicate(filing, state):
             continue
         out = process_filing(filing, state, RULES)
-        for record in [*out.records, *out.superseded, *out.relinked]:
+        for record in out.published_records():
             records[record.txn_id] = record
         for (
             retraction

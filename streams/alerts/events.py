@@ -27,11 +27,13 @@ alerts, and neither replaces the other on the compacted topic.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from streams.alerts.aggregate import Aggregate, LineFraction, combine_plans, group_key, owner_ciks, row_value
+from streams.alerts.flow import filing_date_of
 from streams.alerts.history import Direction
 from streams.alerts.ids import event_alert_id
 from streams.alerts.rules import RulesConfig, Severity
@@ -241,20 +243,8 @@ def event_step(
         stored is not None
         or _track(state, issuer.cik, [day.isoformat() if day else "", direction, group], filed)
     )
-    severities = dict(matched_rules(direction, value, rows[0].owner_roles, rules))
-    routine = value["pattern"] == "routine"
-    policy = rules.trader_pattern.routine
-    if routine and policy == "lowest":
-        severities = dict.fromkeys(severities, "info")
-    elif routine and policy == "suppress":
-        severities = {}
-    matched = sorted(
-        {*value["rules"], *severities},
-        key=lambda r: (
-            -SEVERITY_RANK[severities.get(r, _severity_of(r, rules, routine, policy))],
-            RULE_ORDER.index(r),
-        ),
-    )
+    severities = judged(direction, value, rows[0].owner_roles, rules)
+    matched = ranked({*value["rules"], *severities}, severities, value, rules)
     if not matched:
         if tracked:
             state.put(name, value)
@@ -263,6 +253,54 @@ def event_step(
     value["revision"] = 0 if value["revision"] is None else value["revision"] + 1
     if tracked:
         state.put(name, value)
+    return render(
+        value, severities, rows[0], day, direction, rules, filing_identity(rows) if belated else None
+    )
+
+
+def judged(
+    direction: Direction, value: dict[str, Any], roles: Sequence[Role], rules: RulesConfig
+) -> dict[str, Severity]:
+    """The rules the event's totals meet now, at the severity the routine-trader policy leaves them."""
+    severities = dict(matched_rules(direction, value, roles, rules))
+    routine = value["pattern"] == "routine"
+    policy = rules.trader_pattern.routine
+    if routine and policy == "lowest":
+        return dict.fromkeys(severities, "info")
+    if routine and policy == "suppress":
+        return {}
+    return severities
+
+
+def ranked(
+    names: set[str], severities: dict[str, Severity], value: dict[str, Any], rules: RulesConfig
+) -> list[str]:
+    """``names`` by severity (a rule only an earlier filing matched counts at its configured one), then by
+    RULE_ORDER."""
+    routine, policy = value["pattern"] == "routine", rules.trader_pattern.routine
+    return sorted(
+        names,
+        key=lambda r: (
+            -SEVERITY_RANK[severities.get(r, _severity_of(r, rules, routine, policy))],
+            RULE_ORDER.index(r),
+        ),
+    )
+
+
+def render(
+    value: dict[str, Any],
+    severities: dict[str, Severity],
+    row: TransactionRecord,
+    day: date | None,
+    direction: Direction,
+    rules: RulesConfig,
+    belated_filing: str | None = None,
+) -> Alert:
+    """The event's alert from its stored value (``value["rules"]`` and ``value["revision"]`` already set); ``row``
+    is any row of the event (issuer, owners, roles)."""
+    routine, policy = value["pattern"] == "routine", rules.trader_pattern.routine
+    matched = value["rules"]
+    issuer = row.issuer
     severity = max(
         (severities.get(r, _severity_of(r, rules, routine, policy)) for r in matched),
         key=SEVERITY_RANK.__getitem__,
@@ -272,7 +310,7 @@ def event_step(
     gap_years = list(value.get("gaps") or [])  # an event stored before gaps were kept has none
     return Alert(
         alert_id=event_alert_id(
-            issuer.cik, group, day, direction, filing=filing_identity(rows) if belated else None
+            issuer.cik, group_key(owner_ciks(row)), day, direction, filing=belated_filing
         ),
         rule=matched[0],
         rules=matched,
@@ -280,7 +318,7 @@ def event_step(
         is_revision=value["revision"] > 0,
         severity=severity,  # type: ignore[arg-type]
         issuer=issuer,
-        owners=list(rows[0].reporting_owners),
+        owners=list(row.reporting_owners),
         txn_ids=agg.txn_ids,
         accession_numbers=agg.accession_numbers,
         tenb51_plan=agg.tenb51_plan,
@@ -295,8 +333,8 @@ def event_step(
         message=event_message(
             direction,
             agg,
-            rows[0].reporting_owners,
-            rows[0].owner_roles,
+            row.reporting_owners,
+            row.owner_roles,
             issuer,
             largest_fraction(value) if direction == "sell" else None,
             pattern=value["pattern"],
@@ -307,6 +345,88 @@ def event_step(
             else None,
             filings=len(value["filings"]),
         ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Revised:
+    """An event's alert after its history changed: ``alert`` to publish, or None when it matches no rule any
+    more (``alert_id`` then gets a tombstone)."""
+
+    alert_id: str
+    alert: Alert | None
+
+
+def revise_event(
+    state: State,
+    rows: Sequence[TransactionRecord],
+    direction: Direction,
+    rules: RulesConfig,
+    *,
+    pattern: TraderPattern | None,
+    since: date | None,
+    gaps: Sequence[int],
+    first_purchase: bool,
+) -> Revised | None:
+    """The event of ``rows`` (one filing's rows of it) judged again with the verdicts its history now gives: a
+    revision, a withdrawal, or None when nothing it says changes. A remembered event keeps its totals; one no
+    longer remembered (older than HORIZON_DAYS, or reported belatedly) was judged on its filing alone, and is
+    judged again the same way."""
+    row = rows[0]
+    day = row.transaction_date
+    group = group_key(owner_ciks(row))
+    name = event_key(row.issuer.cik, group, day, direction)
+    stored = state.get(name)
+    verdict = {
+        "pattern": pattern,
+        "since": since.isoformat() if since else None,
+        "gaps": list(gaps),
+        "first_purchase": first_purchase,
+    }
+    if stored is None:
+        return _judged_alone(rows, direction, rules, verdict)
+    if all(stored.get(k) == v for k, v in verdict.items()):
+        return None
+    value = {**stored, **verdict}
+    severities = judged(direction, value, row.owner_roles, rules)
+    suppressed = value["pattern"] == "routine" and rules.trader_pattern.routine == "suppress"
+    kept = set() if suppressed else {r for r in stored["rules"] if r != FIRST_PURCHASE}
+    matched = ranked({*kept, *severities}, severities, value, rules)
+    alert_id = event_alert_id(row.issuer.cik, group, day, direction)
+    value["rules"] = matched
+    if not matched:
+        state.put(name, value)
+        return Revised(alert_id, None) if stored["rules"] else None
+    value["revision"] = 0 if value["revision"] is None else value["revision"] + 1
+    state.put(name, value)
+    return Revised(alert_id, render(value, severities, row, day, direction, rules))
+
+
+def _judged_alone(
+    rows: Sequence[TransactionRecord], direction: Direction, rules: RulesConfig, verdict: dict[str, Any]
+) -> Revised:
+    """An event not remembered, judged on its filing's rows as ``event_step`` judged it (revision 0)."""
+    row, day = rows[0], rows[0].transaction_date
+    value = add_rows(None, rows, pattern=None, since=None, first_purchase=False)
+    assert value is not None
+    value.update(verdict)
+    filed = filing_date_of(row)
+    belated = filed is not None and day is not None and (filed - day).days > HORIZON_DAYS
+    alert_id = event_alert_id(
+        row.issuer.cik,
+        group_key(owner_ciks(row)),
+        day,
+        direction,
+        filing=filing_identity(rows) if belated else None,
+    )
+    severities = judged(direction, value, row.owner_roles, rules)
+    value["rules"] = ranked(set(severities), severities, value, rules)
+    if not value["rules"]:
+        return Revised(alert_id, None)
+    value["revision"] = 0
+    return Revised(
+        alert_id,
+        render(value, severities, row, day, direction, rules, filing_identity(rows) if belated else None),
     )
 
 

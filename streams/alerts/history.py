@@ -12,8 +12,10 @@ another keeps one history, and a joint group reads the union of its owners' hist
     {"since": "2022-03-01", "buy": {"2024-05": ["2024-05-02", "2024-05-20"]}, "sell": {...}}
 
 ``since`` is the earliest plausible trade date of any row of theirs seen; each month keeps its first and last trade
-day. Bounded: only months of the 4 calendar years up to the newest trade seen (at most 48 months x 2 directions,
-about 4 KB). Writes are set unions, so a filing processed twice changes nothing.
+day. Bounded: only months of the HISTORY_YEARS (7) calendar years up to the newest trade seen (at most 84 months x
+2 directions, about 6 KB): the 3 years before each trade of the newest 4 years, so a record of those years can be
+classified again, exactly, when history arrives after it (``streams.alerts.revise``). Writes are set unions, so a
+filing processed twice changes nothing.
 
 Seeds (``form4 ingest datasets``): a history built from the SEC's data sets by the same rules (``filing_trades``
 on rows rebuilt from the tables) is merged with ``merge_history``: a union, then the same pruning. Pruning keeps
@@ -33,7 +35,11 @@ from streams.models import SeededHistory, TraderPattern, TransactionRecord
 from streams.state import State, key
 
 Direction = Literal["buy", "sell"]
-HISTORY_YEARS = 4  # Y-3 .. Y: what the classification and a first purchase of up to 3 years need
+#: Records of the newest REVISABLE_YEARS years of an insider are revised when their history changes; each needs the
+#: 3 calendar years before its own (the classification, and a first purchase of up to 3 years).
+REVISABLE_YEARS = 4
+LOOKBACK_YEARS = 3
+HISTORY_YEARS = REVISABLE_YEARS + LOOKBACK_YEARS
 
 
 @dataclass(slots=True)
@@ -60,6 +66,11 @@ class History:
                 self.add(last, direction)
         if other.since is not None:
             self.add(other.since, None)
+
+    @property
+    def newest_year(self) -> int | None:
+        years = [int(m[:4]) for months in self.months.values() for m in months]
+        return max(years) if years else None
 
     def prune(self) -> None:
         """Keep the months of the HISTORY_YEARS calendar years up to the newest trade."""
@@ -112,35 +123,48 @@ def read_history(state: State, issuer_cik: str, owner_ciks: Iterable[str]) -> Hi
     return merged
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryChange:
+    """One owner's history before and after a filing or a seed: what ``streams.alerts.revise`` starts from."""
+
+    owner_cik: str
+    before: History
+    after: History
+
+
 def record_trades(
     state: State, issuer_cik: str, owner_ciks: Sequence[str], trades: Sequence[tuple[date, Direction | None]]
-) -> None:
-    """Add a filing's plausible trade dates (direction None: a row that only moves ``since``) to every owner."""
+) -> list[HistoryChange]:
+    """Add a filing's plausible trade dates (direction None: a row that only moves ``since``) to every owner;
+    the owners whose stored history changed."""
     if not trades:
-        return
+        return []
+    changes = []
     for cik in owner_ciks:
-        history = History.from_json(state.get(history_key(issuer_cik, cik)))
-        before = history.to_json()
+        stored = state.get(history_key(issuer_cik, cik))
+        history = History.from_json(stored)
         for day, direction in trades:
             history.add(day, direction)
         history.prune()
         after = history.to_json()
-        if after != before:
+        if after != (stored or History().to_json()):
             state.put(history_key(issuer_cik, cik), after)
+            changes.append(HistoryChange(cik, History.from_json(stored), history))
+    return changes
 
 
-def merge_history(state: State, issuer_cik: str, owner_cik: str, other: History) -> bool:
+def merge_history(state: State, issuer_cik: str, owner_cik: str, other: History) -> HistoryChange | None:
     """Union ``other`` (a seeded history) into the owner's stored one, pruned as ``record_trades`` prunes;
-    True when the stored value changed."""
-    history = History.from_json(state.get(history_key(issuer_cik, owner_cik)))
-    before = history.to_json()
+    the change, or None when the stored value stayed the same."""
+    stored = state.get(history_key(issuer_cik, owner_cik))
+    history = History.from_json(stored)
     history.merge(other)
     history.prune()
     after = history.to_json()
-    if after == before:
-        return False
+    if after == (stored or History().to_json()):
+        return None
     state.put(history_key(issuer_cik, owner_cik), after)
-    return True
+    return HistoryChange(owner_cik, History.from_json(stored), history)
 
 
 def filing_trades(rows: Iterable[TransactionRecord]) -> list[tuple[date, Direction | None]]:
@@ -152,6 +176,35 @@ def filing_trades(rows: Iterable[TransactionRecord]) -> list[tuple[date, Directi
         for r in rows
         if r.transaction_date is not None and r.derived.date_plausible
     ]
+
+
+def known_since(history: History, day: date | None) -> date | None:
+    """``history_known_since`` of a trade on ``day``: the start of what its classification reads (1 January of
+    the LOOKBACK_YEARS-th year before), or the insider's first known trade when that is later. Older history
+    changes no classification, so it changes no record either (records converge in any arrival order). A row
+    without a trade date has nothing to look back from and gets the first known trade."""
+    if history.since is None or day is None:
+        return history.since
+    return max(history.since, date(day.year - LOOKBACK_YEARS, 1, 1))
+
+
+def classified(row: TransactionRecord, history: History) -> TransactionRecord:
+    """An open-market purchase or sale row with ``trader_pattern``, ``history_known_since`` and
+    ``history_gap_years`` from ``history`` (its owner group's); any other row as it is."""
+    direction = direction_of(row)
+    if direction is None:
+        return row
+    day = row.transaction_date if row.derived.date_plausible else None
+    pattern: TraderPattern = classify(history, day, direction) if day else "insufficient"
+    gaps = gap_years(history, day, direction) if day and pattern == "insufficient" else []
+    update = {
+        "trader_pattern": pattern,
+        "history_known_since": known_since(history, day),
+        "history_gap_years": gaps,
+    }
+    if all(getattr(row, name) == value for name, value in update.items()):
+        return row
+    return row.model_copy(update=update)
 
 
 def direction_of(record: TransactionRecord) -> Direction | None:

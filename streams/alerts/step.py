@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.alerts.aggregate import filing_groups, is_purchase, owner_ciks
 from streams.alerts.evaluate import late_alerts
@@ -22,39 +22,46 @@ from streams.alerts.events import event_step
 from streams.alerts.flow import filing_date_of, flow_step
 from streams.alerts.history import (
     Direction,
-    classify,
+    HistoryChange,
+    classified,
     direction_of,
     filing_trades,
-    gap_years,
     is_first_purchase,
     read_history,
     record_trades,
 )
 from streams.alerts.rules import RulesConfig
 from streams.alerts.windows import MAX_CLUSTER_PURCHASES, ClusterState, cluster_step
-from streams.models import Alert, TraderPattern, TransactionRecord
+from streams.models import Alert, TransactionRecord
 from streams.state import MAX_VALUE_BYTES, State, key
 
 CLUSTER_MAX_BYTES = MAX_VALUE_BYTES * 3 // 4
 
 
-def alert_step(
-    records: list[TransactionRecord], state: State, rules: RulesConfig
-) -> tuple[list[TransactionRecord], list[Alert]]:
-    """records: one filing's (non-superseded) transaction records, all of one issuer. Returns the records enriched
-    (trader classification on open-market P/S rows) and the alerts to publish (new ones and revisions)."""
+class StepResult(NamedTuple):
+    """The records enriched (trader classification on open-market P/S rows), the alerts to publish (new ones and
+    revisions) and the owners whose history the filing changed (``streams.alerts.revise`` takes it from there)."""
+
+    records: list[TransactionRecord]
+    alerts: list[Alert]
+    changes: list[HistoryChange]
+
+
+def alert_step(records: list[TransactionRecord], state: State, rules: RulesConfig) -> StepResult:
+    """records: one filing's (non-superseded) transaction records, all of one issuer."""
     if not records:
-        return [], []
+        return StepResult([], [], [])
     issuers = {r.issuer.cik for r in records}
     if len(issuers) > 1:
         raise ValueError(f"records of issuers {sorted(issuers)} passed to one alert_step")
     issuer_cik = records[0].issuer.cik
     enriched: dict[str, TransactionRecord] = {}
     alerts: list[Alert] = []
+    changes: list[HistoryChange] = []
     for group in filing_groups(records):
         ciks = owner_ciks(group[0])
         if not group[0].is_amendment:
-            record_trades(state, issuer_cik, ciks, filing_trades(group))
+            changes += record_trades(state, issuer_cik, ciks, filing_trades(group))
         history = read_history(state, issuer_cik, ciks)
 
         events: dict[tuple[date | None, Direction], list[TransactionRecord]] = defaultdict(list)
@@ -62,16 +69,7 @@ def alert_step(
             direction = direction_of(row)
             if direction is None:
                 continue
-            day = row.transaction_date if row.derived.date_plausible else None
-            pattern: TraderPattern = classify(history, day, direction) if day else "insufficient"
-            gaps = gap_years(history, day, direction) if day and pattern == "insufficient" else []
-            enriched[row.txn_id] = row.model_copy(
-                update={
-                    "trader_pattern": pattern,
-                    "history_known_since": history.since,
-                    "history_gap_years": gaps,
-                }
-            )
+            enriched[row.txn_id] = classified(row, history)
             events[(row.transaction_date, direction)].append(enriched[row.txn_id])
 
         if not group[0].is_amendment:
@@ -84,7 +82,7 @@ def alert_step(
                     rows,
                     rules,
                     pattern=rows[0].trader_pattern,
-                    since=history.since,
+                    since=rows[0].history_known_since,
                     gaps=rows[0].history_gap_years,
                     first_purchase=direction == "buy"
                     and plausible
@@ -100,7 +98,7 @@ def alert_step(
     flow = flow_step(state, records, rules)
     if flow is not None:
         alerts.append(flow)
-    return [enriched.get(r.txn_id, r) for r in records], alerts
+    return StepResult([enriched.get(r.txn_id, r) for r in records], alerts, changes)
 
 
 def cluster_key(issuer_cik: str) -> str:

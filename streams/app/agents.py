@@ -33,7 +33,7 @@ from streams.alerts import RulesConfig
 from streams.app.outputs import Message, OutputError, Publisher
 from streams.app.tables import Tables, TableState
 from streams.headers import output_headers
-from streams.holdings import retract_line, update_line
+from streams.holdings import forget_previous, retract_line, update_line
 from streams.metrics import PipelineMetrics
 from streams.models import (
     Alert,
@@ -283,17 +283,20 @@ class Pipeline:
 
     def seed(self, event: Any, staged: Staged) -> Step:
         """A history seed: its histories merged into the ``hist`` state; nothing is published."""
-        out = process_seed(HistorySeed.model_validate_json(event.value), staged)
-        return Step(event, [], None if out.duplicate else staged, done=lambda: self._observe_seed(out))
+        out = process_seed(HistorySeed.model_validate_json(event.value), staged, self.rules)
+        messages = self._revision_messages(out.revision.records, out.revision.alerts, out.revision.withdrawn)
+        return Step(event, messages, None if out.duplicate else staged, done=lambda: self._observe_seed(out))
 
     def _observe_seed(self, out: SeedOutcome) -> None:
         self.metrics.seeds.labels("duplicate" if out.duplicate else "merged").inc()
+        self.metrics.revised.inc(len(out.revision.records))
         log.info(
-            "history seed %s of %s: %d histories, %d changed%s",
+            "history seed %s of %s: %d histories, %d changed, %d records revised%s",
             out.seed.seed_id,
             out.seed.issuer_cik,
             len(out.seed.histories),
             len(out.changed),
+            len(out.revision.records),
             " (seen before)" if out.duplicate else "",
             extra={"issuer_cik": out.seed.issuer_cik},
         )
@@ -302,14 +305,7 @@ class Pipeline:
         c, small = self.channels, self.small
         key = (filing.accession_number or f"sha256:{filing.raw_sha256}").encode()
         messages = [Message(c.filings, key, event.value, self.large, FILING_HEADERS)]
-        messages += [
-            Message(c.transactions, r.txn_id.encode(), r.model_dump_json().encode(), small, RECORD_HEADERS)
-            for r in [*out.records, *out.superseded, *out.relinked]
-        ]
-        messages += [
-            Message(c.alerts, a.alert_id.encode(), a.model_dump_json().encode(), small, ALERT_HEADERS)
-            for a in out.alerts
-        ]
+        messages += self._revision_messages(out.published_records(), out.alerts, out.withdrawn)
         per_owner: dict[str, list[HoldingState | HoldingRetraction]] = defaultdict(list)
         for retraction in out.retract:  # an owner's retractions before its candidates
             per_owner[retraction.key.owner_cik].append(retraction)
@@ -322,8 +318,27 @@ class Pipeline:
                 messages.append(Message(by_owner, owner_cik.encode(), _json_list(chunk), small))
         return messages
 
+    def _revision_messages(
+        self, records: list[TransactionRecord], alerts: list[Alert], withdrawn: list[str]
+    ) -> list[Message]:
+        """Records and alerts (new, revised) by their ids; a withdrawn alert as a tombstone."""
+        c, small = self.channels, self.small
+        messages = [
+            Message(c.transactions, r.txn_id.encode(), r.model_dump_json().encode(), small, RECORD_HEADERS)
+            for r in records
+        ]
+        messages += [
+            Message(c.alerts, a.alert_id.encode(), a.model_dump_json().encode(), small, ALERT_HEADERS)
+            for a in alerts
+        ]
+        messages += [
+            Message(c.alerts, alert_id.encode(), None, small, ALERT_HEADERS) for alert_id in withdrawn
+        ]
+        return messages
+
     def _observe(self, event: Any, filing: Filing, out: Outputs) -> None:
-        self.metrics.transactions.inc(len(out.records) + len(out.superseded) + len(out.relinked))
+        self.metrics.transactions.inc(len(out.published_records()))
+        self.metrics.revised.inc(len(out.revised))
         for alert in out.alerts:
             self.metrics.alerts.labels(alert.rule).inc()
         raw_ts = _header(event, "raw.timestamp")
@@ -348,6 +363,16 @@ class Pipeline:
         for item in json.loads(event.value):
             if "source_row_ids" in item:
                 retraction = HoldingRetraction.model_validate(item)
+                if (updated := forget_previous(staged, retraction)) is not None:
+                    messages.append(
+                        Message(
+                            topic,
+                            holding_key_string(updated.key).encode(),
+                            updated.model_dump_json().encode(),
+                            self.small,
+                            HOLDING_HEADERS,
+                        )
+                    )
                 if retract_line(staged, retraction) is not None:
                     messages.append(
                         Message(

@@ -7,7 +7,9 @@ once. New filings are recorded as pending before anything else happens, then fet
 :class:`SubmissionFetcher`; what each feed has covered is recorded after that, so a crash never skips one.
 
 Completeness does not rest on the feed alone: every day the ingester covered is audited against EDGAR's daily
-index once it is published. A downtime longer than the feed reaches back is filled from there.
+index once it is published. A downtime longer than the feed reaches back is filled from there, and so is a
+filing whose feed entries no parser could read (the rest of the page is read; the entry is logged and counted
+once).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 
@@ -23,7 +26,9 @@ from streams.ingest.backfill import EASTERN, IndexBackfill, weekdays
 from streams.ingest.edgar import EdgarClient, EdgarUnavailable, Priority
 from streams.ingest.feed import (
     FEED_FORM_TYPES,
+    MALFORMED,
     PAGE_SIZE,
+    REPAIRED,
     FeedPage,
     feed_url,
     ownership_filings,
@@ -38,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Entries accepted up to this long before the last poll's newest are read again (dedup makes it free).
 OVERLAP = timedelta(minutes=2)
+#: Bad feed entries remembered as reported (an entry stays in the feed for many polls).
+REPORTED_MAX = 4096
 
 
 def past_end_of_feed(status: int, headers: Mapping[str, str]) -> bool:
@@ -73,6 +80,7 @@ class LiveIngester:
         self.feed_types = feed_types
         self._clock = clock
         self._polled: set[str] = set()
+        self._reported: OrderedDict[str, None] = OrderedDict()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set."""
@@ -119,8 +127,17 @@ class LiveIngester:
         start = 0
         while True:
             page = await self._page(form_type, start)
-            if page is None or not page.entries:
+            if page is None or not page.listed:
                 break
+            # An unreadable entry's own <updated>, when seen, keeps its day in the audit's range.
+            hinted = [p.accepted_at for p in page.problems if p.accepted_at is not None]
+            if hinted:
+                oldest = min(oldest, *hinted) if oldest else min(hinted)
+            if not page.entries:  # all unreadable: the next page may still hold readable ones
+                if page.listed < PAGE_SIZE:
+                    break
+                start += PAGE_SIZE
+                continue
             newest = max(newest, page.entries[0].accepted_at) if newest else page.entries[0].accepted_at
             page_oldest = min(e.accepted_at for e in page.entries)
             oldest = min(oldest, page_oldest) if oldest else page_oldest
@@ -145,7 +162,7 @@ class LiveIngester:
             if horizon is not None and page_oldest <= horizon:
                 reached_known = True
                 break
-            if len(page.entries) < PAGE_SIZE:
+            if page.listed < PAGE_SIZE:
                 break
             start += PAGE_SIZE
         added = self.state.add_pending(items)
@@ -180,19 +197,54 @@ class LiveIngester:
         if response.status != 200:
             return None
         page = parsed[-1]
-        if page.skipped:
-            log.warning("%d unreadable entr(ies) in feed type=%s start=%d", page.skipped, form_type, start)
+        self._report(page, form_type, start)
         return page
 
+    def _report(self, page: FeedPage, form_type: str, start: int) -> None:
+        """One line and one count per bad entry, not one per poll that lists it again."""
+        for problem in page.problems:
+            if problem.key in self._reported:
+                continue
+            self._reported[problem.key] = None
+            if len(self._reported) > REPORTED_MAX:
+                self._reported.popitem(last=False)
+            INGEST.bad_feed_entries.labels(problem.reason).inc()
+            if problem.reason == REPAIRED:
+                what = "read after escaping a bare '&'"
+            elif problem.reason == MALFORMED:
+                what = (
+                    "unreadable, skipped; its filing is taken from the daily index once published"
+                    if self.audit
+                    else "unreadable, skipped; the index audit is off: run form4 ingest index for its day"
+                )
+            else:
+                what = "without an accession number or acceptance time, skipped"
+            log.log(
+                logging.INFO if problem.reason == REPAIRED else logging.WARNING,
+                "feed entry %s in type=%s start=%d %s (%s)",
+                problem.accession_number or "(accession unknown)",
+                form_type,
+                start,
+                what,
+                problem.detail,
+                extra={
+                    "accession": problem.accession_number,
+                    "reason": f"feed_entry_{problem.reason}",
+                    "accepted_at": problem.accepted_at.isoformat() if problem.accepted_at else None,
+                },
+            )
+
     def _note_feed_day(self, newest: datetime, oldest: datetime | None, first_run: bool) -> None:
-        """The feed's own calendar: the audit covers days up to the newest entry's day (Eastern time)."""
+        """The feed's own calendar: the audit covers days up to the newest entry's day (Eastern time), from the
+        oldest day any feed's first poll reached (type=5 reaches back further than type=4)."""
         newest_day = newest.astimezone(EASTERN).date()
         known = self.state.get_meta("feed_day")
         if known is None or date.fromisoformat(known) < newest_day:
             self.state.set_meta("feed_day", newest_day.isoformat())
-        if self.state.get_meta("audit_from") is None:
-            first = self.since or oldest or newest
-            self.state.set_meta("audit_from", first.astimezone(EASTERN).date().isoformat())
+        first = (self.since or oldest or newest).astimezone(EASTERN).date()
+        audit_from = self.state.get_meta("audit_from")
+        if audit_from is None or (first_run and first < date.fromisoformat(audit_from)):
+            self.state.set_meta("audit_from", first.isoformat())
 
     async def audit_once(self) -> None:
         """List every covered day's index that is not done yet (today's comes tomorrow)."""

@@ -50,6 +50,22 @@ class IngestMetrics:
             buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600),
             registry=r,
         )
+        # Seconds to minutes: EDGAR's public site trails acceptance by ~40 s, the feed a few seconds more, then
+        # up to one poll interval; index catch-ups (hours, days) are not observed here.
+        self.acceptance_to_topic = Histogram(
+            "form4_ingest_acceptance_to_topic_seconds",
+            "From EDGAR's acceptance time (the feed entry's <updated>) to form4.raw acknowledging the record, "
+            "filings from the live feed only",
+            buckets=(1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600),
+            registry=r,
+        )
+        self.bad_feed_entries = Counter(
+            "form4_ingest_bad_feed_entries",
+            "Feed entries that were not well-formed, once per entry: repaired (read after escaping a bare &), "
+            "malformed (unreadable: its filing comes from the daily index), incomplete (no accession or time)",
+            ["reason"],
+            registry=r,
+        )
         self.last_poll = Gauge(
             "form4_ingest_last_successful_poll_timestamp_seconds",
             "Unix time of the last feed poll that EDGAR answered",

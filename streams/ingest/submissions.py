@@ -173,7 +173,12 @@ class SubmissionFetcher:
                         self.round_delay, self._requeue, item
                     )
                     return
-                self.state.mark_published(item, partition, offset, datetime.now(UTC))
+                acked = datetime.now(UTC)
+                if (
+                    item.source == "edgar_feed" and item.accepted_at is not None
+                ):  # index catch-ups are days late
+                    INGEST.acceptance_to_topic.observe(max(0.0, (acked - item.accepted_at).total_seconds()))
+                self.state.mark_published(item, partition, offset, acked)
                 self._done(item, "published")
                 log.info(
                     "published %s %s from %s",
