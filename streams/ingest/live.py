@@ -157,6 +157,7 @@ class LiveIngester:
                         source="edgar_feed",
                         accepted_at=entry.accepted_at,
                         priority=Priority.BACKLOG if first_run else Priority.NEW_FILING,
+                        found_at=datetime.now(UTC),
                     )
                 )
             if horizon is not None and page_oldest <= horizon:

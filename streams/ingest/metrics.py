@@ -46,8 +46,9 @@ class IngestMetrics:
         )
         self.feed_to_topic = Histogram(
             "form4_ingest_feed_to_topic_seconds",
-            "From EDGAR's acceptance time to the filing being on form4.raw (new filings from the feed only)",
-            buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600),
+            "From a feed poll first listing a filing to form4.raw acknowledging it: our share of the lag (the fetch, "
+            "retries, the rate limiter, the broker); filings from the live feed only",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600),
             registry=r,
         )
         # Seconds to minutes: EDGAR's public site trails acceptance by ~40 s, the feed a few seconds more, then

@@ -68,10 +68,12 @@ class Item:
     accepted_at: datetime | None = None
     priority: int = 0
     index_day: date | None = None
+    found_at: datetime | None = None  # when a feed poll first listed it (form4_ingest_feed_to_topic_seconds)
 
     def to_json(self) -> str:
         data = asdict(self)
         data["accepted_at"] = self.accepted_at.isoformat() if self.accepted_at else None
+        data["found_at"] = self.found_at.isoformat() if self.found_at else None
         data["index_day"] = self.index_day.isoformat() if self.index_day else None
         return json.dumps(data, sort_keys=True)
 
@@ -80,6 +82,8 @@ class Item:
         data = json.loads(text)
         if data.get("accepted_at"):
             data["accepted_at"] = datetime.fromisoformat(data["accepted_at"])
+        if data.get("found_at"):
+            data["found_at"] = datetime.fromisoformat(data["found_at"])
         if data.get("index_day"):
             data["index_day"] = date.fromisoformat(data["index_day"])
         return cls(**data)

@@ -261,8 +261,8 @@ class SubmissionFetcher:
 
     def _done(self, item: Item, outcome: str) -> None:
         INGEST.filings.labels("published" if outcome == "published" else "given_up").inc()
-        if outcome == "published" and item.source == "edgar_feed" and item.accepted_at is not None:
-            INGEST.feed_to_topic.observe(max(0.0, (datetime.now(UTC) - item.accepted_at).total_seconds()))
+        if outcome == "published" and item.source == "edgar_feed" and item.found_at is not None:
+            INGEST.feed_to_topic.observe(max(0.0, (datetime.now(UTC) - item.found_at).total_seconds()))
         self._queued.discard(item.accession_number)
         self._rounds.pop(item.accession_number, None)
         if self._on_outcome is not None:

@@ -16,16 +16,19 @@ Rules every user of this port keeps:
   =========  ==========================================  ====================================
   seen       the raw sha256 of a processed filing        streams.process
              (``seen|seed:<id>``: a merged history seed)
-  orig       accessions of originals by owners and date  streams.amendments
-  rec        an original's rows (count; one per key)     streams.amendments
-  amend      amendments waiting for their original       streams.amendments
+  orig       accessions of originals by owners and date  streams.amendments.linking
+  rec        an original's rows (count; one per key)     streams.amendments.stored
+  amend      amendments waiting for their original       streams.amendments.linking
+  amended    the amendments linked to an original        streams.amendments.linking
   cluster    the issuer's cluster-buy window (bounded)   streams.alerts.windows
-  hist       one insider's trading months in an issuer   streams.alerts
+  hist       one insider's trading months in an issuer   streams.alerts.history
+  pub        one insider's filings of a year (revisions) streams.alerts.revise
   event      one insider's trades of one day, one side   streams.alerts
   flow       one issuer's discretionary flow of one day  streams.alerts
   profile    the issuer's name and ticker                streams.process
-  line       one holding line                            streams.holdings_state
-  idx        a bucket of an index of line keys           streams.holdings_state
+  line       one holding line                            streams.holdings
+  idx        a bucket of an index of line keys           streams.state.index
+  jrnl       the last event's writes, per partition      streams.state.journal
   =========  ==========================================  ====================================
 """
 

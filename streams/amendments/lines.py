@@ -1,0 +1,87 @@
+"""Holding lines and amendments: the candidates of rows already superseded are dropped, and the lines whose
+balance came from a superseded row are retracted when the restating row will not overwrite them.
+"""
+
+from __future__ import annotations
+
+from streams.holdings import order
+from streams.models import Filing, HoldingKey, HoldingRetraction, HoldingState, TransactionRecord
+from streams.records import holding_candidates, holding_key_string, normalize_security
+
+
+def live_holding_candidates(
+    candidates: list[HoldingState], records: list[TransactionRecord]
+) -> list[HoldingState]:
+    """The filing's holding candidates without those of rows already superseded when it arrived (an original
+    that came after its amendment): a restated balance must not overwrite the amendment's."""
+    stale = {r.txn_id for r in records if r.superseded_by is not None}
+    return [c for c in candidates if c.source_row_id not in stale]
+
+
+def _line_of(record: TransactionRecord, n: int, owner_cik: str) -> HoldingState:
+    """The holding candidate an original row gave (as ``streams.records.holding_candidates`` built it)."""
+    return HoldingState(
+        key=HoldingKey(
+            owner_cik=owner_cik,
+            issuer_cik=record.issuer.cik,
+            security_title=normalize_security(record.security_title or ""),
+            direct_indirect=record.direct_indirect,
+            nature_of_ownership=record.nature_of_ownership,
+            is_derivative=record.table == "derivative",
+        ),
+        shares_owned=record.shares_owned_following,
+        value_owned=record.value_owned_following,
+        as_of_date=record.transaction_date or record.period_of_report,
+        acceptance_datetime=record.acceptance_datetime,
+        source_accession=record.accession_number,
+        source_row_id=record.txn_id,
+        source_kind="transaction",
+        source_row_index=n,
+    )
+
+
+def _stale_lines(
+    rows: list[TransactionRecord], pairs: list[tuple[int, int, str]], by: str
+) -> list[HoldingRetraction]:
+    """The lines of an earlier amendment's rows that a later one (both waiting for the original) restates: the
+    line drops them, or forgets them as its previous balance (``streams.holdings.forget_previous``)."""
+    lines: dict[str, tuple[HoldingKey, list[str]]] = {}
+    for i, _, _ in pairs:
+        row = rows[i]
+        if row.shares_owned_following is None and row.value_owned_following is None:
+            continue
+        for owner in row.reporting_owners:
+            stale = _line_of(row, i, owner.cik)
+            lines.setdefault(holding_key_string(stale.key), (stale.key, []))[1].append(row.txn_id)
+    return [
+        HoldingRetraction(key=k, source_row_ids=ids, superseded_by=by)
+        for _, (k, ids) in sorted(lines.items())
+    ]
+
+
+def _retractions(
+    amendment: Filing,
+    earlier: list[TransactionRecord],
+    records: list[TransactionRecord],
+    pairs: list[tuple[int, int, str]],
+    me: str,
+) -> list[HoldingRetraction]:
+    """Lines of superseded rows that the amendment's restated row will not overwrite: another line (a corrected
+    title, ownership, table) or an earlier as-of date. Applied before the amendment's candidates."""
+    restating = {(c.key.owner_cik, c.source_row_id): c for c in holding_candidates(amendment)}
+    lines: dict[str, tuple[HoldingKey, list[str]]] = {}
+    for i, j, _ in pairs:
+        row = earlier[i]
+        if row.shares_owned_following is None and row.value_owned_following is None:
+            continue
+        for owner in row.reporting_owners:
+            stale = _line_of(row, i, owner.cik)
+            new = restating.get((owner.cik, records[j].txn_id))
+            if new is not None and new.key == stale.key and order(new) >= order(stale):
+                continue
+            line = lines.setdefault(holding_key_string(stale.key), (stale.key, []))
+            line[1].append(row.txn_id)
+    return [
+        HoldingRetraction(key=line_key, source_row_ids=ids, superseded_by=me)
+        for _, (line_key, ids) in sorted(lines.items())
+    ]
