@@ -13,6 +13,7 @@ the updates that reached it).
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from datetime import date
@@ -39,7 +40,13 @@ ORIGINAL = "0001790565-23-000009"
 RULES = RulesConfig()
 
 
-def tsla(
+def tsla(accession: str, **changes: Any) -> Filing:
+    filing = parse_filing(tsla_bytes(accession, **changes))
+    assert filing.derived.is_amendment == (changes.get("cites") is not None)
+    return filing
+
+
+def tsla_bytes(
     accession: str,
     *,
     year: int = 2023,
@@ -49,7 +56,7 @@ def tsla(
     cites: str | None = None,
     balance: str | None = None,
     joint: bool = False,
-) -> Filing:
+) -> bytes:
     """The real filing, changed where asked: accession, trade year, filing day, acceptance time, the common stock
     rows' title, made a 4/A citing ``cites``, the sale's balance, a second reporting owner."""
     data = TSLA.replace(ORIGINAL.encode(), accession.encode())
@@ -78,31 +85,33 @@ def tsla(
         other = data[start:end].replace(BAGLINO.encode(), PARTNER.encode())
         other = other.replace(b"Baglino Andrew D", b"Baglino Family Trust")
         data = data[:end] + other + data[end:]
-    filing = parse_filing(data)
-    assert filing.derived.is_amendment == (cites is not None)
-    return filing
+    return data
 
 
 def earlier_years() -> list[Filing]:
     return [tsla(f"0001790565-{y % 100}-000001", year=y, filed=f"{y}0731") for y in (2020, 2021, 2022)]
 
 
+RELATED: dict[str, tuple[str, dict[str, Any]]] = {
+    **{
+        str(y): (f"0001790565-{y % 100}-000001", {"year": y, "filed": f"{y}0731"}) for y in (2020, 2021, 2022)
+    },
+    "original": (ORIGINAL, {"title": "Variable Rate Demand Preferred Shares"}),
+    "title 4/A": ("0001790565-23-000012", {"filed": "20230814", "accepted": "161502", "cites": "2023-07-31"}),
+    "balance 4/A": (
+        "0001790565-23-000015",
+        {"filed": "20230820", "accepted": "101500", "cites": "2023-07-31", "balance": "66800.25"},
+    ),
+    "joint": ("0001790565-23-000020", {"filed": "20230918", "accepted": "170000", "joint": True}),
+}
+
+
 def related() -> dict[str, Filing]:
-    return {
-        "2020": earlier_years()[0],
-        "2021": earlier_years()[1],
-        "2022": earlier_years()[2],
-        "original": tsla(ORIGINAL, title="Variable Rate Demand Preferred Shares"),
-        "title 4/A": tsla("0001790565-23-000012", filed="20230814", accepted="161502", cites="2023-07-31"),
-        "balance 4/A": tsla(
-            "0001790565-23-000015",
-            filed="20230820",
-            accepted="101500",
-            cites="2023-07-31",
-            balance="66800.25",
-        ),
-        "joint": tsla("0001790565-23-000020", filed="20230918", accepted="170000", joint=True),
-    }
+    return {name: tsla(accession, **changes) for name, (accession, changes) in RELATED.items()}
+
+
+def related_bytes() -> dict[str, bytes]:
+    return {name: tsla_bytes(accession, **changes) for name, (accession, changes) in RELATED.items()}
 
 
 class Worker:
@@ -293,3 +302,60 @@ def test_with_a_seed_among_them_any_order_ends_the_same(seed: int) -> None:
             worker.seed(item) if isinstance(item, HistorySeed) else worker.filing(item)
         finals.append(worker.final())
     assert finals[0] == finals[1]
+
+
+# ------------------------------------------------------------------------------------------- the real worker
+
+
+def compacted(messages: list[Any], drop: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """What a compacted topic keeps: the last value per key, a tombstone deleting it."""
+    out: dict[str, Any] = {}
+    for m in messages:
+        if m.value is None:
+            out.pop(m.key.decode(), None)
+        else:
+            out[m.key.decode()] = {k: v for k, v in json.loads(m.value).items() if k not in drop}
+    return out
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+async def test_two_workers_fed_opposite_orders_end_with_the_same_topics_and_api(
+    broker: Any, workers: Any
+) -> None:
+    """The related filings in chronological order to one worker and reversed to another (each on its own
+    topics), as production runs them: the compacted records, alerts and holdings topics and the holdings API of
+    both owners end the same, and equal the pure steps' result."""
+    from tests.broker import consume_all, produce, unique_name, wait_for
+
+    docs = related_bytes()
+    names = list(docs)
+    reference = run(names, related()).final()
+    runs = {}
+    for label, order in (("chrono", names), ("reversed", names[::-1])):
+        prefix = unique_name(f"order-{label}")
+        worker = workers(prefix)
+        await worker.ready()
+        await produce(
+            broker.bootstrap, f"{prefix}.raw", [docs[n] for n in order], keys=[ISSUER.encode()] * len(order)
+        )
+        await consume_all(broker.bootstrap, f"{prefix}.filings", len(order), timeout=120)
+
+        async def api_settled(worker: Any = worker) -> bool:
+            served = {o: worker.get(f"/holdings/owner/{o}")[1] or [] for o in (BAGLINO, PARTNER)}
+            return {o: _by_key(lines) for o, lines in served.items()} == reference["api_owner_lines"]
+
+        await wait_for(api_settled, timeout=60, interval=0.5, message=worker.log_tail)
+        topics = {}
+        for name, drop in (("transactions", frozenset()), ("alerts", frozenset({"revision", "is_revision"}))):
+            messages = await consume_all(broker.bootstrap, f"{prefix}.{name}", timeout=30, quiet=2.0)
+            topics[name] = compacted(messages, drop)
+        holdings = await consume_all(broker.bootstrap, f"{prefix}.holdings", timeout=30, quiet=2.0)
+        topics["holdings"] = compacted(holdings)
+        runs[label] = topics
+    assert runs["chrono"] == runs["reversed"]
+    assert runs["chrono"]["transactions"] == reference["records"]
+    assert runs["chrono"]["alerts"] == reference["alerts"]
+    assert {json.dumps(v["key"], sort_keys=True) for v in runs["chrono"]["holdings"].values()} == {
+        json.dumps(v["key"], sort_keys=True) for v in reference["holdings"].values()
+    }
