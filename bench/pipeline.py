@@ -332,9 +332,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def written(bootstrap: str, prefix: str, raw: str) -> tuple[int, int]:
+async def written(bootstrap: str, prefix: str, raw: str) -> tuple[int, int, dict[str, list[int]]]:
     """(messages, bytes) written to every topic of a run but its input: outputs, dead letters, repartition
-    hops and table changelogs (key + value bytes)."""
+    hops and table changelogs (key + value bytes); and per topic (its name without the run's prefix), for
+    seeing where they go."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
@@ -345,17 +346,22 @@ async def written(bootstrap: str, prefix: str, raw: str) -> tuple[int, int]:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         messages = size = 0
+        per_topic: dict[str, list[int]] = {}
         quiet_since = time.monotonic()
         while time.monotonic() - quiet_since < 2.0:
             batch = await consumer.getmany(timeout_ms=200, max_records=20_000)
-            for records in batch.values():
+            for tp, records in batch.items():
+                n = sum(len(r.key or b"") + len(r.value or b"") for r in records)
                 messages += len(records)
-                size += sum(len(r.key or b"") + len(r.value or b"") for r in records)
+                size += n
+                counts = per_topic.setdefault(tp.topic.split(prefix, 1)[-1].lstrip(".-_"), [0, 0])
+                counts[0] += len(records)
+                counts[1] += n
             if batch:
                 quiet_since = time.monotonic()
     finally:
         await consumer.stop()
-    return messages, size
+    return messages, size, per_topic
 
 
 async def run_one(
@@ -430,9 +436,13 @@ async def run_one(
             result["cpu_s_per_filing_total"] = round(
                 sum(p["cpu_s"] for p in processes.values()) / max(processed, 1), 5
             )
-            messages, size = await written(broker.bootstrap, prefix, topics.raw)
+            messages, size, per_topic = await written(broker.bootstrap, prefix, topics.raw)
             result["messages_per_filing"] = round(messages / max(processed, 1), 1)
             result["bytes_per_filing"] = round(size / max(processed, 1))
+            result["per_topic_per_filing"] = {
+                topic: {"messages": round(n / max(processed, 1), 2), "bytes": round(b / max(processed, 1))}
+                for topic, (n, b) in sorted(per_topic.items(), key=lambda item: -item[1][1])
+            }
         else:
             lat = latencies(sent, seen)
             result["latency_ms_p50"] = round(percentile(lat, 0.50))
@@ -568,6 +578,9 @@ def main() -> None:
                 f"{'    ' + label + ': total':46}{r['filings_per_s']:>10,}{total:>9.2f}"
                 f"{r['cpu_s_per_filing_total']:>14.5f}"
             )
+        print(f"{'  ' + scenario + ', written per filing (Faust)':46}{'messages':>10}{'bytes':>9}")
+        for topic, per in report[scenario]["faust_worker"]["per_topic_per_filing"].items():
+            print(f"{'    ' + topic:46}{per['messages']:>10}{per['bytes']:>9,}")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ same whichever came first.
 
 Which records: an index per insider and year, ``pub|<issuer>|<owner>|<year>``, lists the filings (originals and
 amendments) with open-market purchase or sale rows of that insider dated in that year, as ``[id, first trade
-day, last trade day]``: at most MAX_INDEXED_PER_YEAR (the latest trades kept), and only for the newest
-REVISABLE_YEARS years of the insider's history (the years whose look-back the history keeps whole; a key leaves
-when its year does). When a history changes, a year's filings are read again only when what a trade of that year
-reads changed (the months of the 3 years before it, or ``history_known_since``), or when a purchase was added
-within ``min_history_years`` before one of the filing's trades (first purchase). In live order neither happens
-(a new trade changes only the look-back of later years), so the cost is a few reads of empty keys.
+day, last trade day]`` (days as MMDD numbers): at most MAX_INDEXED_PER_YEAR (the latest trades kept), and only
+for the newest REVISABLE_YEARS years of the insider's history (the years whose look-back the history keeps
+whole; a key leaves when its year does). When a history changes, a year's filings are read again only when what
+a trade of that year reads changed (the months of the 3 years before it, or ``history_known_since``), or when a
+purchase was added within ``min_history_years`` before one of the filing's trades (first purchase). In live order
+neither happens (a new trade changes only the look-back of later years), so the cost is a few reads of empty keys.
 
 Bound: per insider whose history a filing or seed changes, at most REVISABLE_YEARS x MAX_INDEXED_PER_YEAR = 256
 filings re-read (each one ``rec`` value for a typical filing) and their events revised.
@@ -52,7 +52,7 @@ from streams.amendments import load_rows, store_rows
 from streams.models import Alert, TransactionRecord
 from streams.state import State, key
 
-MAX_INDEXED_PER_YEAR = 64  # entries of about 45 bytes: under 3 KB per key
+MAX_INDEXED_PER_YEAR = 64  # entries of about 30 bytes: under 2 KB per key
 
 
 @dataclass
@@ -85,11 +85,16 @@ def remember_published(state: State, identity: str, records: Iterable[Transactio
             continue  # its look-back is already pruned: never revised, so not indexed
         name = published_key(issuer_cik, cik, year)
         entries = state.get(name) or []
-        entry = [identity, first.isoformat(), last.isoformat()]
+        entry = [identity, _month_day(first), _month_day(last)]
         if entry in entries:
             continue
         kept = sorted([*(e for e in entries if e[0] != identity), entry], key=lambda e: (e[2], e[0]))
         state.put(name, kept[-MAX_INDEXED_PER_YEAR:])
+
+
+def _month_day(day: date) -> int:
+    """A day of the key's year as MMDD (an entry is about 30 bytes)."""
+    return day.month * 100 + day.day
 
 
 def revise(
@@ -189,10 +194,8 @@ def _affected(state: State, issuer_cik: str, change: HistoryChange, first_purcha
         if not shifted and not purchases:
             continue
         for identity, first, last in state.get(published_key(issuer_cik, change.owner_cik, year)) or []:
-            start, end = (
-                years_before(date.fromisoformat(first), first_purchase_years),
-                date.fromisoformat(last),
-            )
+            start = years_before(date(year, first // 100, first % 100), first_purchase_years)
+            end = date(year, last // 100, last % 100)
             if shifted or any(start <= d < end for d in purchases):
                 found.add(identity)
     return found

@@ -225,7 +225,9 @@ def stated_ranges(text: str | None) -> list[StatedRange]:
             found.append((m.start(), m.end(), *_amounts(m), marked))
         if len(found) == MAX_RANGES:
             break
-    for pattern in (_LOW_HIGH, _LOW_AND_HIGH):
+    lowered = text.lower()
+    extremes = (_LOW_HIGH, _LOW_AND_HIGH) if "low" in lowered and "high" in lowered else ()
+    for pattern in extremes:  # most footnotes name no low and high: skip both scans
         for m in pattern.finditer(text):
             if m["first"][0].lower() == m["second"][0].lower():  # "low ... low": not a range
                 continue
@@ -236,7 +238,11 @@ def stated_ranges(text: str | None) -> list[StatedRange]:
                 break
     if not found:
         return []
-    unmarked = _currency(_FOREIGN_NAMED.search(text), _FOREIGN_CODES) or USD
+    unmarked = (  # the scan for a named foreign currency only when some range is not marked
+        (_currency(_FOREIGN_NAMED.search(text), _FOREIGN_CODES) or USD)
+        if any(f[4] is None for f in found)
+        else USD
+    )
     ranges: list[StatedRange] = []
     end = 0
     for start, stop, low, high, currency in sorted(found, key=lambda f: f[0]):
