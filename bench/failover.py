@@ -21,6 +21,10 @@ broker (Tansu):
    kill, with their times from the kill. CPU seconds of the survivor and of the broker from the kill until the
    last probe (/proc, children included).
 
+A batch's filings that never show up on form4.filings (60 s without a new one) are reported under "missing",
+with how many of them a fresh read of the topic from its beginning finds. The report is also written to
+<data dir>/report.json after each run.
+
 After kill -9 the group coordinator only notices the dead member once its session times out
 (FORM4_SESSION_TIMEOUT, 6 s by default; heartbeats every FORM4_HEARTBEAT_INTERVAL, 1 s), then the survivor
 rejoins (FORM4_REBALANCE_TIMEOUT, 10 s) and takes over the partitions, recovering their tables from the
@@ -128,6 +132,46 @@ def owned(port: int, raw: str) -> tuple[list[int], list[int]]:
     )
 
 
+async def on_topic(bootstrap: str, topic: str, keys: set[str]) -> set[str]:
+    """Which of ``keys`` are on ``topic``, read from its beginning by a fresh consumer (a check on the
+    watcher when one seems missing)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    found: set[str] = set()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < 3.0:
+            batch = await consumer.getmany(timeout_ms=200, max_records=20_000)
+            for records in batch.values():
+                found.update(r.key.decode() for r in records if r.key is not None)
+            if batch:
+                quiet_since = time.monotonic()
+    finally:
+        await consumer.stop()
+    return found & keys
+
+
+async def check_missing(watcher: Watcher, keys: list[str], what: str, result: dict) -> None:
+    """Record the keys of a batch the watcher has not seen, and how many of them a fresh read finds."""
+    missing = sorted(k for k in keys if k not in watcher.seen)
+    if not missing:
+        return
+    found = await on_topic(watcher.bootstrap, watcher.topic, set(missing))
+    result.setdefault("missing", {})[what] = {
+        "not_seen_by_watcher": missing[:20],
+        "count": len(missing),
+        "on_topic_when_reread": len(found),
+    }
+    print(
+        f"{result['run']}: {what}: {len(missing)} not seen, {len(found)} of them on the topic",
+        file=sys.stderr,
+    )
+
+
 class Watcher:
     """Reads form4.filings from its current end: the first broker timestamp (ms) and local arrival time of
     each key."""
@@ -162,11 +206,16 @@ class Watcher:
                     if r.key is not None:
                         self.seen.setdefault(r.key.decode(), (r.timestamp, now))
 
-    async def wait_for(self, keys: list[str], timeout: float) -> bool:
+    async def wait_for(self, keys: list[str], timeout: float, stall: float = 60.0) -> bool:
+        """True once every key has been seen; False after ``timeout`` s, or ``stall`` s without a new one."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all(k in self.seen for k in keys):
+        count, progress = -1, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - progress < stall:
+            missing = sum(k not in self.seen for k in keys)
+            if not missing:
                 return True
+            if missing != count:
+                count, progress = missing, time.monotonic()
             await asyncio.sleep(0.05)
         return False
 
@@ -264,8 +313,9 @@ async def failover_run(
         state = envelopes(args.filings, run * 10)
         start = time.monotonic()
         await send(producer, topics.raw, state)
-        if not await watcher.wait_for([k.decode() for k, _ in state], timeout=args.timeout):
-            raise RuntimeError(f"only {len(watcher.seen)} of {args.filings} filings came out")
+        state_keys = [k.decode() for k, _ in state]
+        await watcher.wait_for(state_keys, timeout=args.timeout)
+        await check_missing(watcher, state_keys, "state", result)
         result["state_load_s"] = round(time.monotonic() - start, 1)
         result["idle"] = await wait_idle([port for _, port, _ in workers])
         await asyncio.sleep(args.quiet)
@@ -275,9 +325,10 @@ async def failover_run(
         t0 = time.time()
         await send(producer, topics.raw, baseline)
         keys = [k.decode() for k, _ in baseline]
-        if not await watcher.wait_for(keys, timeout=args.timeout):
-            raise RuntimeError("the baseline probes did not all come out")
-        result["baseline_s"] = round(max(watcher.seen[k][0] for k in keys) / 1000 - t0, 2)
+        await watcher.wait_for(keys, timeout=args.timeout)
+        await check_missing(watcher, keys, "baseline", result)
+        seen = [watcher.seen[k][0] for k in keys if k in watcher.seen]
+        result["baseline_s"] = round(max(seen, default=0) / 1000 - t0, 2) if seen else None
         await wait_idle([port for _, port, _ in workers])
         await asyncio.sleep(args.quiet)
 
@@ -312,7 +363,7 @@ async def failover_run(
         result["survivor"] = await observer
         if not done:
             result["failover_s"] = None
-            result["probes_out"] = sum(k in watcher.seen for k in keys)
+            await check_missing(watcher, keys, "probes", result)
         else:
             times = sorted(watcher.seen[k][0] / 1000 - t_kill for k in keys)
             result["failover_s"] = round(times[-1], 2)
@@ -358,6 +409,7 @@ async def main_async(args: argparse.Namespace) -> dict:
             for standbys in args.standby_replicas:
                 result = await failover_run(broker, args, data_dir, standbys, run)
                 report["runs"].append(result)
+                (data_dir / "report.json").write_text(json.dumps(report, indent=2))
                 if not args.json:
                     print_run(result)
                 run += 1
