@@ -4,6 +4,7 @@ at any point among them, and re-applying the last journal never changes a table 
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
@@ -12,8 +13,13 @@ from streams.state import MAX_VALUE_BYTES, DictState
 from streams.state import journal as jr
 
 
+def _noise(size: int, seed: int) -> str:
+    """Text that does not compress (the journal is packed): random hex."""
+    return random.Random(seed).randbytes(size // 2).hex()
+
+
 def _event_writes(n: int, size: int = 40) -> list[tuple[str, Any]]:
-    return [(f"k|{i}", {"v": "x" * size, "n": i}) for i in range(n)] + [("gone", None)]
+    return [(f"k|{i}", {"v": _noise(size, i), "n": i}) for i in range(n)] + [("gone", None)]
 
 
 def _crash_after(state: DictState, sequence: list[tuple[str, Any]], n: int) -> None:
@@ -46,7 +52,7 @@ def test_a_crash_before_the_head_leaves_the_previous_journal_whole() -> None:
     for k, v in [*jr.journal(first, None, 0, "a"), *first]:
         state.put(k, v)
     settled = dict(state.data)
-    second = [(k, {"second": "y" * 400}) for k, _ in first]
+    second = [(k, {"second": _noise(400, 7 + n)}) for n, (k, _) in enumerate(first)]
     entries = jr.journal(second, state.get(jr.head_key(0)), 0, "b")
     assert entries[-1][0] == jr.head_key(0)
     assert {k.split("|")[2] for k, _ in entries[:-1]} == {"1"}  # the other slot
@@ -70,7 +76,7 @@ def test_replay_writes_nothing_where_the_table_holds_the_journal() -> None:
 
 def test_every_journal_value_stays_under_the_value_bound() -> None:
     """The 64 KB bound of every state value holds for journals too: a large event's journal is cut in parts."""
-    big = [(f"rec|{i}", "r" * 30_000) for i in range(40)]  # a filing's packed rows at their chunk size
+    big = [(f"rec|{i}", _noise(30_000, i)) for i in range(40)]  # a filing's packed rows at their chunk size
     for k, v in jr.journal(big, {"id": "y", "slot": 0, "parts": 2}, 2, "z"):
         assert len(json.dumps(v)) < MAX_VALUE_BYTES, k
     assert jr.journal([], None, 0, "none") == []

@@ -1,7 +1,8 @@
 """A filing's records as last published, kept in the State port for the amendments that restate them later.
 
 - ``rec|<id>``: a filing's records as last published and the footnote texts they cite (each once, cited by
-  number), as one ASCII JSON text: at most ``ROW_CHUNK_CHARS`` characters per value (under 64 KB once
+  number), as one JSON text, deflated (``streams.state.pack``: read only by amendments and revisions, its
+  changelog bytes were a sixth of the pipeline's): at most ``ROW_CHUNK_CHARS`` characters per value (under 64 KB once
   serialised), a longer text continuing under ``rec|<id>|<digest>|1``, ``|2``... (one value for a typical
   filing, a few hundred for the largest legal one). Kept for originals with transactions and for amendments;
   never pruned here (like the per-accession records table they replace): one key per filing.
@@ -16,7 +17,7 @@ import json
 from collections.abc import Iterator
 
 from streams.models import TransactionRecord
-from streams.state import State, key
+from streams.state import State, key, pack, unpack
 
 ROW_CHUNK_CHARS = 30_000  # ASCII JSON; escaping at most doubles it, so a value stays under 64 KB
 
@@ -35,14 +36,14 @@ def _store_rows(state: State, me: str, records: list[TransactionRecord]) -> None
         row["derived"]["footnote_texts"] = [notes.setdefault(t, len(notes)) for t in texts]
         rows.append(row)
     stored = {"rows": rows, "notes": list(notes)}
-    _put_text(state, key("rec", me), json.dumps(stored, separators=(",", ":"), sort_keys=True))
+    _put_text(state, key("rec", me), pack(json.dumps(stored, separators=(",", ":"), sort_keys=True)))
 
 
 def _load_rows(state: State, me: str) -> Iterator[TransactionRecord]:
     text = _get_text(state, key("rec", me))
     if text is None:
         return  # an entry without its rows (never expected): link, but supersede nothing
-    stored = json.loads(text)
+    stored = json.loads(unpack(text))
     for row in stored["rows"]:
         row["derived"]["footnote_texts"] = [stored["notes"][k] for k in row["derived"]["footnote_texts"]]
         yield TransactionRecord.model_validate(row)

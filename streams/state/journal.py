@@ -20,11 +20,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from streams.state import MAX_VALUE_BYTES, State, key
+from streams.state import MAX_VALUE_BYTES, State, key, pack, unpack
 
 KIND = "jrnl"
-#: Serialised bytes of writes per journal value (a single larger write gets a value of its own, still under the
-#: state's MAX_VALUE_BYTES since every value is).
+#: Characters of packed writes per journal value.
 PART_BYTES = MAX_VALUE_BYTES * 3 // 4
 
 Write = tuple[str, Any]
@@ -38,55 +37,53 @@ def part_key(partition: int, slot: int, index: int) -> str:
     return key(KIND, str(partition), str(slot), str(index))
 
 
-def _size(write: Write) -> int:
-    return len(json.dumps(write, separators=(",", ":"), ensure_ascii=False))
-
-
-def _parts(writes: list[Write]) -> list[list[Write]]:
-    parts: list[list[Write]] = [[]]
-    size = 0
-    for write in writes:
-        n = _size(write)
-        if parts[-1] and size + n > PART_BYTES:
-            parts.append([])
-            size = 0
-        parts[-1].append(write)
-        size += n
-    return parts
+def _chunks(writes: list[Write]) -> list[str]:
+    """The writes as one packed JSON text (``streams.state.pack``), cut into values of at most PART_BYTES."""
+    text = pack(json.dumps([[k, v] for k, v in writes], separators=(",", ":"), ensure_ascii=False))
+    return [text[p : p + PART_BYTES] for p in range(0, len(text), PART_BYTES)]
 
 
 def journal(writes: Iterable[Write], current_head: Any, partition: int, journal_id: str) -> list[Write]:
     """The journal writes that go before an event's own: the head with the writes inline, or the parts under
-    the free slot and then the head. Empty when the event writes nothing."""
-    parts = _parts(list(writes))
-    if not parts[0]:
+    the free slot and then the head. Empty when the event writes nothing. The writes are packed: the journal is
+    read only after a restart, and unpacked it doubled the changelog's bytes."""
+    listed = list(writes)
+    if not listed:
         return []
-    if len(parts) == 1:
-        return [(head_key(partition), {"id": journal_id, "w": [[k, v] for k, v in parts[0]]})]
+    chunks = _chunks(listed)
+    if len(chunks) == 1:
+        return [(head_key(partition), {"id": journal_id, "z": chunks[0]})]
     slot = 1 - current_head["slot"] if isinstance(current_head, dict) and "slot" in current_head else 0
     out: list[Write] = [
-        (part_key(partition, slot, i), {"id": journal_id, "w": [[k, v] for k, v in part]})
-        for i, part in enumerate(parts)
+        (part_key(partition, slot, i), {"id": journal_id, "z": chunk}) for i, chunk in enumerate(chunks)
     ]
-    out.append((head_key(partition), {"id": journal_id, "slot": slot, "parts": len(parts)}))
+    out.append((head_key(partition), {"id": journal_id, "slot": slot, "parts": len(chunks)}))
     return out
 
 
 def last_writes(state: State, partition: int) -> list[Write] | None:
     """The last journal's writes in order; None without a journal, or (never expected: parts go before their
-    head) with a part missing."""
+    head) with a part missing. Reads journals written before packing (``"w"``) too."""
     head = state.get(head_key(partition))
     if not isinstance(head, dict):
         return None
     if "w" in head:
         return [(k, v) for k, v in head["w"]]
-    writes: list[Write] = []
+    if "z" in head:
+        return [(k, v) for k, v in json.loads(unpack(head["z"]))]
+    texts: list[str] = []
+    old_style: list[Write] = []
     for i in range(int(head["parts"])):
         part = state.get(part_key(partition, int(head["slot"]), i))
         if not isinstance(part, dict) or part.get("id") != head["id"]:
             return None
-        writes.extend((k, v) for k, v in part["w"])
-    return writes
+        if "w" in part:
+            old_style.extend((k, v) for k, v in part["w"])
+        else:
+            texts.append(part["z"])
+    if old_style:
+        return old_style
+    return [(k, v) for k, v in json.loads(unpack("".join(texts)))]
 
 
 def replay(state: State, partition: int) -> int:
