@@ -186,7 +186,7 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
     """One new filing of an issuer against that issuer's state: what to publish, and (through ``state``) what
     to remember. Reads and writes only small values under fine-grained keys, so the work is proportional to
     the filing, never to the issuer's history."""
-    amended = amendment_step(filing, state)
+    amended = amendment_step(filing, state, keep_own_rows=False)
     records, alerts, changes = alert_step(amended.records, state, rules)
     me = identity(filing)
     if records:

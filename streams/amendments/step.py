@@ -48,12 +48,14 @@ class AmendmentOutcome:
     """This amendment's row (txn_id) -> the earlier rows it restates: its holding candidate replaces theirs."""
 
 
-def amendment_step(filing: Filing, state: State) -> AmendmentOutcome:
+def amendment_step(filing: Filing, state: State, *, keep_own_rows: bool = True) -> AmendmentOutcome:
     """Link, supersede and remember, once per filing. Idempotent: the same filing again (a redelivery after its
-    state was written) gives the same outcome and writes nothing new."""
+    state was written) gives the same outcome and writes nothing new. ``keep_own_rows=False``: the caller stores
+    this filing's rows itself (``store_rows``) once they are final (``streams.process``: classified), so they
+    are not serialised twice."""
     if filing.derived.is_amendment:
-        return _amendment(filing, state)
-    return _original(filing, state)
+        return _amendment(filing, state, keep_own_rows)
+    return _original(filing, state, keep_own_rows)
 
 
 def amended_holding_candidates(filing: Filing, outcome: AmendmentOutcome) -> list[HoldingState]:
@@ -67,7 +69,7 @@ def amended_holding_candidates(filing: Filing, outcome: AmendmentOutcome) -> lis
     ]
 
 
-def _amendment(filing: Filing, state: State) -> AmendmentOutcome:
+def _amendment(filing: Filing, state: State, keep_own_rows: bool = True) -> AmendmentOutcome:
     me = _identity(filing)
     original, method = _find_original(filing, me, state)
     records = transaction_records(
@@ -104,12 +106,13 @@ def _amendment(filing: Filing, state: State) -> AmendmentOutcome:
                 update={"superseded_by": sibling["id"], "supersede_match": how}
             )
     outcome.records = records
-    _store_rows(state, me, records)
+    if keep_own_rows:
+        _store_rows(state, me, records)
     _add_entry(state, key("amended", original["id"]), {"id": me, "accepted": accepted})
     return outcome
 
 
-def _original(filing: Filing, state: State) -> AmendmentOutcome:
+def _original(filing: Filing, state: State, keep_own_rows: bool = True) -> AmendmentOutcome:
     me = _identity(filing)
     records = transaction_records(filing)
     _index_original(filing, me, state)
@@ -148,7 +151,8 @@ def _original(filing: Filing, state: State) -> AmendmentOutcome:
         else r
         for n, r in enumerate(records)
     ]
-    _store_rows(state, me, records)
+    if keep_own_rows:
+        _store_rows(state, me, records)
     return AmendmentOutcome(records=records, relinked=relinked, retract=retract)
 
 
