@@ -55,8 +55,8 @@ sys.path.insert(0, str(ROOT))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
-from bench.pipeline import cpu_seconds, envelopes, settle  # noqa: E402
-from streams.broker import EmbeddedBroker, free_port  # noqa: E402
+from bench.pipeline import cpu_seconds, envelopes, launch, settle  # noqa: E402
+from streams.broker import EmbeddedBroker  # noqa: E402
 from streams.health import wait_ready  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.topics import Topics, ensure_topics  # noqa: E402
@@ -70,27 +70,13 @@ def start_worker(
     broker: EmbeddedBroker, prefix: str, data_dir: Path, args: argparse.Namespace, standbys: int, index: int
 ) -> tuple[subprocess.Popen, int, Path]:
     """bench/pipeline.py's worker with the RocksDB store and JSON logs: (process, web port, log path)."""
-    port = free_port()
-    worker_dir = data_dir / f"{prefix}-w{index}"
-    worker_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
-        "FORM4_BROKER_URL": broker.url,
-        "FORM4_TOPIC_PREFIX": prefix,
-        "FORM4_WEB_PORT": str(port),
-        "FORM4_DATA_DIR": str(worker_dir),
+    settings = {
         "FORM4_STORE": "rocksdb://",
-        "FORM4_LOG_LEVEL": "info",
         "FORM4_LOG_FORMAT": "json",
         "FORM4_PARTITIONS": str(args.partitions),
         "FORM4_TABLE_STANDBY_REPLICAS": str(standbys),
     }
-    log_path = data_dir / f"{prefix}-w{index}.log"
-    log = log_path.open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    return proc, port, log_path
+    return launch(broker, prefix, data_dir, f"{prefix}-w{index}", ["worker"], settings)
 
 
 def get_json(port: int, path: str) -> tuple[int, dict | None]:

@@ -209,12 +209,18 @@ async def reference_pipeline(
         await consumer.stop()
 
 
-def start_worker(
-    broker: EmbeddedBroker, prefix: str, data_dir: Path, args: argparse.Namespace, index: int = 1
-) -> tuple[subprocess.Popen, int]:
-    """One `form4 worker` subprocess: its own web port and data directory, the run's partitions, standbys."""
+def launch(
+    broker: EmbeddedBroker,
+    prefix: str,
+    data_dir: Path,
+    name: str,
+    command: list[str],
+    settings: dict[str, str],
+) -> tuple[subprocess.Popen, int, Path]:
+    """One `form4 <command>` subprocess with its own web port, data directory ``<name>`` and log ``<name>.log``;
+    ``settings`` (FORM4_* variables) over the bench's defaults: memory store, info logs. (process, port, log)."""
     port = free_port()
-    worker_dir = data_dir / f"{prefix}-w{index}"
+    worker_dir = data_dir / name
     worker_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
@@ -224,14 +230,26 @@ def start_worker(
         "FORM4_DATA_DIR": str(worker_dir),
         "FORM4_STORE": "memory://",
         "FORM4_LOG_LEVEL": "info",
-        "FORM4_PARTITIONS": str(args.partitions),
+        **settings,
     }
-    if args.standby_replicas is not None:
-        env["FORM4_TABLE_STANDBY_REPLICAS"] = str(args.standby_replicas)
-    log = (data_dir / f"{prefix}-w{index}.log").open("ab")
+    log_path = data_dir / f"{name}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "streams.cli", *command],
+        env=env,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
     )
+    return proc, port, log_path
+
+
+def start_worker(
+    broker: EmbeddedBroker, prefix: str, data_dir: Path, args: argparse.Namespace, index: int = 1
+) -> tuple[subprocess.Popen, int]:
+    """One `form4 worker` subprocess: its own web port and data directory, the run's partitions, standbys."""
+    settings = {"FORM4_PARTITIONS": str(args.partitions)}
+    if args.standby_replicas is not None:
+        settings["FORM4_TABLE_STANDBY_REPLICAS"] = str(args.standby_replicas)
+    proc, port, _ = launch(broker, prefix, data_dir, f"{prefix}-w{index}", ["worker"], settings)
     return proc, port
 
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
-from bench.pipeline import cpu_seconds, envelopes, metric_sum, produce  # noqa: E402
-from streams.broker import EmbeddedBroker, free_port  # noqa: E402
+from bench.pipeline import cpu_seconds, envelopes, launch, metric_sum, produce  # noqa: E402
+from streams.broker import EmbeddedBroker  # noqa: E402
 from streams.health import is_ready  # noqa: E402
 from streams.topics import Topics, ensure_topics  # noqa: E402
 
@@ -43,25 +43,9 @@ def start_reprocess(
     broker: EmbeddedBroker, prefix: str, data_dir: Path, partitions: int, index: int
 ) -> tuple[subprocess.Popen, int]:
     """One `form4 reprocess --generation 2` subprocess, its own web port and data directory."""
-    port = free_port()
-    worker_dir = data_dir / f"w{index}"
-    worker_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("FORM4_")},
-        "FORM4_BROKER_URL": broker.url,
-        "FORM4_TOPIC_PREFIX": prefix,
-        "FORM4_WEB_PORT": str(port),
-        "FORM4_DATA_DIR": str(worker_dir),
-        "FORM4_STORE": "memory://",
-        "FORM4_LOG_LEVEL": "info",
-        "FORM4_PARTITIONS": str(partitions),
-    }
-    log = (data_dir / f"w{index}.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "reprocess", "--generation", str(GENERATION)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    command = ["reprocess", "--generation", str(GENERATION)]
+    proc, port, _ = launch(
+        broker, prefix, data_dir, f"w{index}", command, {"FORM4_PARTITIONS": str(partitions)}
     )
     return proc, port
 
