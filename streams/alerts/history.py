@@ -74,10 +74,10 @@ class History:
 
     def prune(self) -> None:
         """Keep the months of the HISTORY_YEARS calendar years up to the newest trade."""
-        years = [int(m[:4]) for months in self.months.values() for m in months]
-        if not years:
+        newest = self.newest_year
+        if newest is None:
             return
-        oldest = max(years) - HISTORY_YEARS + 1
+        oldest = newest - HISTORY_YEARS + 1
         for direction in self.months:
             self.months[direction] = {m: v for m, v in self.months[direction].items() if int(m[:4]) >= oldest}
 
@@ -230,8 +230,8 @@ def gap_years(history: History, day: date, direction: Direction) -> list[int]:
     empty when the history only starts too late (it is then too short) or the trade is classified."""
     if history.since is None:
         return []
-    kept = [int(m[:4]) for months in history.months.values() for m in months]
-    oldest_kept = max(kept) - HISTORY_YEARS + 1 if kept else day.year  # older years may have been pruned
+    newest = history.newest_year
+    oldest_kept = newest - HISTORY_YEARS + 1 if newest is not None else day.year  # older years may be pruned
     return [
         year
         for year, months in _months_by_year(history, day, direction).items()

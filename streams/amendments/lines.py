@@ -4,6 +4,8 @@ balance came from a superseded row are retracted when the restating row will not
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from streams.holdings import order
 from streams.models import Filing, HoldingKey, HoldingRetraction, HoldingState, TransactionRecord
 from streams.records import holding_candidates, holding_key_string, normalize_security
@@ -40,23 +42,35 @@ def _line_of(record: TransactionRecord, n: int, owner_cik: str) -> HoldingState:
     )
 
 
+def _stale_rows(
+    rows: list[TransactionRecord], pairs: list[tuple[int, int, str]]
+) -> Iterator[tuple[int, TransactionRecord, HoldingState]]:
+    """(amending row index, restated row, its line for one owner) for each restated row that reported a balance."""
+    for i, j, _ in pairs:
+        row = rows[i]
+        if row.shares_owned_following is None and row.value_owned_following is None:
+            continue
+        for owner in row.reporting_owners:
+            yield j, row, _line_of(row, i, owner.cik)
+
+
+def _retracting(stale: Iterable[tuple[HoldingKey, str]], by: str) -> list[HoldingRetraction]:
+    """One retraction per line, naming the restated rows on it, in key order."""
+    lines: dict[str, tuple[HoldingKey, list[str]]] = {}
+    for line_key, row_id in stale:
+        lines.setdefault(holding_key_string(line_key), (line_key, []))[1].append(row_id)
+    return [
+        HoldingRetraction(key=k, source_row_ids=ids, superseded_by=by)
+        for _, (k, ids) in sorted(lines.items())
+    ]
+
+
 def _stale_lines(
     rows: list[TransactionRecord], pairs: list[tuple[int, int, str]], by: str
 ) -> list[HoldingRetraction]:
     """The lines of an earlier amendment's rows that a later one (both waiting for the original) restates: the
     line drops them, or forgets them as its previous balance (``streams.holdings.forget_previous``)."""
-    lines: dict[str, tuple[HoldingKey, list[str]]] = {}
-    for i, _, _ in pairs:
-        row = rows[i]
-        if row.shares_owned_following is None and row.value_owned_following is None:
-            continue
-        for owner in row.reporting_owners:
-            stale = _line_of(row, i, owner.cik)
-            lines.setdefault(holding_key_string(stale.key), (stale.key, []))[1].append(row.txn_id)
-    return [
-        HoldingRetraction(key=k, source_row_ids=ids, superseded_by=by)
-        for _, (k, ids) in sorted(lines.items())
-    ]
+    return _retracting(((stale.key, row.txn_id) for _, row, stale in _stale_rows(rows, pairs)), by)
 
 
 def _retractions(
@@ -69,19 +83,16 @@ def _retractions(
     """Lines of superseded rows that the amendment's restated row will not overwrite: another line (a corrected
     title, ownership, table) or an earlier as-of date. Applied before the amendment's candidates."""
     restating = {(c.key.owner_cik, c.source_row_id): c for c in holding_candidates(amendment)}
-    lines: dict[str, tuple[HoldingKey, list[str]]] = {}
-    for i, j, _ in pairs:
-        row = earlier[i]
-        if row.shares_owned_following is None and row.value_owned_following is None:
-            continue
-        for owner in row.reporting_owners:
-            stale = _line_of(row, i, owner.cik)
-            new = restating.get((owner.cik, records[j].txn_id))
-            if new is not None and new.key == stale.key and order(new) >= order(stale):
-                continue
-            line = lines.setdefault(holding_key_string(stale.key), (stale.key, []))
-            line[1].append(row.txn_id)
-    return [
-        HoldingRetraction(key=line_key, source_row_ids=ids, superseded_by=me)
-        for _, (line_key, ids) in sorted(lines.items())
-    ]
+
+    def overwritten(j: int, stale: HoldingState) -> bool:
+        new = restating.get((stale.key.owner_cik, records[j].txn_id))
+        return new is not None and new.key == stale.key and order(new) >= order(stale)
+
+    return _retracting(
+        (
+            (stale.key, row.txn_id)
+            for j, row, stale in _stale_rows(earlier, pairs)
+            if not overwritten(j, stale)
+        ),
+        me,
+    )
