@@ -4,8 +4,8 @@
 Every record is one line: newlines in a message or traceback are escaped (``\\n``). A broker connection error
 (a retriable Kafka error, an OS-level connection error, a timeout) is shown as ``error=Type: message`` without
 its traceback, which says nothing more. While the broker is down, aiokafka and Faust repeat the same warnings and
-errors many times a second: :class:`RepeatFilter` lets one record of each kind from them through per interval
-and counts the others on the next one shown (``suppressed=N``).
+errors many times a second: :class:`RepeatFilter` lets one record of each kind from them through per interval,
+and only so many of all kinds together, and counts the others on the next one shown (``suppressed=N``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", 
 OWN_LOGGERS = ("streams",)
 #: At most one record of a kind (logger, level, message template) per this many seconds from other loggers.
 REPEAT_INTERVAL = 30.0
+#: And from all other loggers together, however many kinds an outage brings: a burst of this many records,
+#: then one every ``1 / FOREIGN_RATE`` seconds.
+FOREIGN_BURST = 10
+FOREIGN_RATE = 0.5
 
 #: Numbers (and hex addresses) in a message: blanked to tell its kind.
 _NUMBERS = re.compile(r"0x[0-9a-fA-F]+|\d+")
@@ -119,18 +123,29 @@ class RepeatFilter(logging.Filter):
     A kind is (logger, level, message with its numbers blanked): "Unable connect to node with id 111: [Errno 111]
     Connect call failed ('127.0.0.1', 9092)" is one kind however often it comes, and so is Faust's "producer
     flush took 0.1012" (an f-string: its template is the message). The next record of a kind shown carries
-    ``suppressed=N``, the number dropped since the previous one. Our own records (one per filing, per dead
+    ``suppressed=N``, the number dropped since the previous one. Records of new kinds share one budget (a
+    burst of ``burst``, then ``rate`` a second): a broker gone makes the producer, the fetcher, the coordinator
+    and Faust each complain in several ways at once, and under load those kinds alone filled the log. A record
+    held back by the budget is counted on its kind's next line. Our own records (one per filing, per dead
     letter) and DEBUG records always pass."""
 
     #: Kinds remembered at most; older ones are forgotten first (their next record is simply shown).
     MAX_KINDS = 1000
 
     def __init__(
-        self, interval: float = REPEAT_INTERVAL, clock: Callable[[], float] = time.monotonic
+        self,
+        interval: float = REPEAT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        burst: int = FOREIGN_BURST,
+        rate: float = FOREIGN_RATE,
     ) -> None:
         super().__init__()
         self.interval = interval
         self.clock = clock
+        self.burst = burst
+        self.rate = rate
+        self._tokens = float(burst)
+        self._filled_at: float | None = None
         self._seen: dict[tuple[str, int, str], _Seen] = {}
         self._lock = threading.Lock()  # records come from the main thread and the consumer thread
 
@@ -144,12 +159,30 @@ class RepeatFilter(logging.Filter):
             if seen is not None and now - seen.shown_at < self.interval:
                 seen.suppressed += 1
                 return False
+            if not self._take_token(now):
+                if seen is None:
+                    seen = self._seen[key] = _Seen(now - self.interval)  # due as soon as a token is free
+                    self._forget_oldest()
+                seen.suppressed += 1
+                return False
             if seen is not None and seen.suppressed:
                 record.suppressed = seen.suppressed
             self._seen.pop(key, None)
             self._seen[key] = _Seen(now)
-            if len(self._seen) > self.MAX_KINDS:
-                del self._seen[next(iter(self._seen))]
+            self._forget_oldest()
+        return True
+
+    def _forget_oldest(self) -> None:
+        if len(self._seen) > self.MAX_KINDS:
+            del self._seen[next(iter(self._seen))]
+
+    def _take_token(self, now: float) -> bool:
+        if self._filled_at is not None:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._filled_at) * self.rate)
+        self._filled_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
         return True
 
 
