@@ -68,7 +68,9 @@ def test_many_kinds_of_library_errors_together_stay_within_the_budget() -> None:
     own.setLevel(logging.INFO)
     for n in range(300):  # 60 kinds, each five times, over 30 s
         clock.now = n * 0.1
-        lib.error("failure of kind %s", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,;:!?+-*/"[n % 60])
+        lib.error(
+            "failure of kind %s", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.,;:!?+-*/"[n % 60]
+        )
         own.info("filing %s done", n)
     lines = out.getvalue().splitlines()
     library = [line for line in lines if "failure of kind" in line]
