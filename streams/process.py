@@ -178,8 +178,9 @@ def seen_key(filing: Filing) -> str:
 
 
 def is_duplicate(filing: Filing, state: State) -> bool:
-    """A filing whose outputs were all acknowledged before (the marker is written only after that)."""
-    return state.get(seen_key(filing)) is not None
+    """A filing whose outputs were all acknowledged before (its state is written only after that): its stored
+    rows (``rec|<id>``, kept for every filing with records) or, for a filing without them, its ``seen`` marker."""
+    return state.get(seen_key(filing)) is not None or state.get(key("rec", identity(filing))) is not None
 
 
 def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
@@ -201,7 +202,8 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
     for candidate in holdings:  # the issuer side's lines (the owner side is the holdings agent's)
         update_line(state, issuer_index, candidate)
     _remember_profile(filing, state)
-    state.put(seen_key(filing), filing.raw_sha256)
+    if state.get(key("rec", me)) is None:  # stored rows mark a filing processed; one write fewer per filing
+        state.put(seen_key(filing), filing.raw_sha256)
     return Outputs(
         filing=filing,
         records=records,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 import urllib.request
@@ -204,6 +205,14 @@ async def test_reprocess_rebuilds_state_and_outputs_from_raw(broker: EmbeddedBro
     await table_equals(second, expected_lines(want))
 
 
+def with_long_footnote(xml: bytes) -> bytes:
+    """``xml`` with footnote F2 (cited by every row of the Tesla sale) as long as a record keeps one (8 KB)."""
+    text = b"The shares are held by a trust of which the reporting person is the trustee. " * 120
+    out, n = re.subn(rb'(<footnote id="F2">).*?(</footnote>)', lambda m: m[1] + text + m[2], xml, flags=re.S)
+    assert n == 1
+    return out
+
+
 async def test_an_output_over_the_message_limit_is_one_dead_letter_and_the_worker_goes_on(  # type: ignore[no-untyped-def]
     broker: EmbeddedBroker, workers
 ) -> None:
@@ -212,10 +221,10 @@ async def test_an_output_over_the_message_limit_is_one_dead_letter_and_the_worke
     prefix = unique_name("toolarge")
     worker = workers(prefix)
     worker.stop()
-    worker.env["FORM4_MESSAGE_MAX_BYTES"] = "20000"  # records ~5 KB; 112 holding candidates ~65 KB
+    worker.env["FORM4_MESSAGE_MAX_BYTES"] = "10000"  # the least allowed; the small filing's records ~3 KB
     worker.start()
     await worker.ready()
-    big = largest_legal_filing(200_000)  # 112 rows: one by-owner message of 112 candidates
+    big = with_long_footnote(largest_legal_filing(30_000))  # its records cite 8 KB of footnote: ~11 KB each
     small = sample_xml(ROOT / "samples/0489944b8445.xml")
     values = [envelope(big, 0), envelope(small, 1)]
     await produce(broker.bootstrap, f"{prefix}.raw", values, partition=0)

@@ -123,12 +123,13 @@ def test_a_duplicate_without_an_accession_is_logged_by_its_content_hash(
 
     pipeline = Pipeline.__new__(Pipeline)  # only what process() reads on a duplicate
     pipeline.metrics = SimpleNamespace(duplicates=SimpleNamespace(inc=lambda: None))  # type: ignore[assignment]
+    pipeline.large = 5 * 1024 * 1024
     for filing in (
         parse_filing(fixture_bytes("xml/e364df9da26c.xml")),
         parse_filing(fixture_bytes("xml/e364df9da26c.xml"), accession_number="0000899243-22-035394"),
     ):
         state = DictState({seen_key(filing): filing.raw_sha256})
-        event = SimpleNamespace(value=filing.model_dump_json().encode())
+        event = SimpleNamespace(value=filing.model_dump_json().encode(), headers=[])
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="streams.app"):
             step = pipeline.process(event, state)  # type: ignore[arg-type]

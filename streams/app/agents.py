@@ -8,9 +8,10 @@ Every event ends as its outputs or as exactly one dead letter. Events are taken 
 work of a batch runs in a worker thread (so heartbeats, the web server and the other agents keep going while a
 5 MB filing is parsed), each event's state writes are staged — later events of the batch read through them —
 then every output of the batch is sent and acknowledged by the broker, and only then are the writes applied to
-the table, each in its own event's context (its changelog partition). A kill -9 at any moment leaves either no
-writes (the events come back and are processed afresh) or outputs without their state (the events come back
-and republish the same keys): never a "done" marker without its outputs (streaming-notes §9).
+the table: per partition, one journal for the batch and each key once with its last value, in the context of
+the partition's last event (the changelog partition). A kill -9 at any moment leaves either no writes (the
+events come back and are processed afresh) or outputs without their state (the events come back and republish
+the same keys): never a "done" marker without its outputs (streaming-notes §9).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import json
 import logging
 import time
 import weakref
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import Stream, _current_event
 
 from streams import faults
@@ -61,8 +63,10 @@ from streams.state import Staged, journal
 
 log = logging.getLogger("streams.app")
 
-#: Holding candidates per by-owner message: a filing with a thousand rows is split, never one huge message.
-CANDIDATES_PER_MESSAGE = 50
+#: Uncompressed bytes of holding candidates per by-owner message (deflated, a fifth of it): a batch's items for
+#: one partition go in one message, a filing with thousands of rows in several, never one huge message.
+HOP_MESSAGE_BYTES = 256 * 1024
+_PARTITIONER = DefaultPartitioner()
 #: Events per batch, and how long a batch waits to fill: one broker round trip serves the whole batch.
 BATCH_EVENTS = 50
 BATCH_WAIT_SECONDS = 0.02
@@ -73,6 +77,12 @@ RECORD_HEADERS = output_headers(TransactionRecord)
 ALERT_HEADERS = output_headers(Alert)
 HOLDING_HEADERS = output_headers(HoldingState)
 SEED_HEADERS = output_headers(HistorySeed)
+FILING_HEADERS_SIZE = b"".join(k.encode() + v for k, v in FILING_HEADERS)
+#: The header of a by-issuer message whose value is deflated: a parsed filing is ~10 KB of JSON and ~2 KB
+#: deflated, and this hop carried as many bytes as form4.filings itself.
+DEFLATED = ("form4.encoding", b"deflate")
+#: A by-owner message inflated may be at most this large (``HOP_MESSAGE_BYTES`` and one item).
+HOP_INFLATED_MAX = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -95,10 +105,8 @@ class Step:
     staged: Staged | None = None
     refusal: DeadLetter | None = None
     done: Callable[[], None] | None = None
-
-
-def _json_list(items: list[Any]) -> bytes:
-    return ("[" + ",".join(i.model_dump_json() for i in items) + "]").encode()
+    hop: list[tuple[str, bytes]] = field(default_factory=list)
+    """Items for the by-owner hop, (owner CIK, JSON): sent with the batch's, one message per partition."""
 
 
 def _header(event: Any, name: str) -> str | None:
@@ -108,6 +116,17 @@ def _header(event: Any, name: str) -> str | None:
         if k == name:
             return v.decode() if isinstance(v, bytes) else str(v)
     return None
+
+
+def _inflated(event: Any, limit: int) -> bytes:
+    """A by-issuer value as the parse stage made it: deflated (``DEFLATED``) or, from an older worker, plain."""
+    if _header(event, DEFLATED[0]) != DEFLATED[1].decode():
+        return cast(bytes, event.value)
+    inflater = zlib.decompressobj()
+    value = inflater.decompress(event.value, limit + 1)
+    if len(value) > limit or not inflater.eof:
+        raise ValueError(f"a deflated filing of over {limit} bytes, or cut short")
+    return value
 
 
 def _source(event: Any) -> Source:
@@ -155,6 +174,11 @@ class Pipeline:
             for step in steps
             if not step.refusal
         ]
+        futures_of = {id(step): futures for step, futures in sent}
+        for message, senders in self._hop_messages([step for step, _ in sent]):
+            future = await self.publisher.send(message)
+            for step in senders:
+                futures_of[id(step)].append(future)
         if any(futures for _, futures in sent):
             faults.reach("outputs_sent")
         for step, futures in sent:
@@ -175,16 +199,51 @@ class Pipeline:
         for step in steps:
             if step.refusal is not None:
                 await self.publisher.dead_letter(step.refusal, step.event.key)
-            if step.staged is not None and table is not None:
-                token = _current_event.set(weakref.ref(step.event))  # the write's changelog partition
+        if table is not None:
+            for group in _by_partition(step for step in steps if step.staged is not None):
+                token = _current_event.set(weakref.ref(group[-1].event))  # the writes' changelog partition
                 try:
-                    _apply(step, table)
+                    _apply(group, table)
                 finally:
                     _current_event.reset(token)
+        for step in steps:
             if step.refusal is None and step.done is not None:
                 step.done()
         if table is not None and any(step.staged is not None for step in steps):
             faults.reach("state_applied")
+
+    def _hop_messages(self, steps: Sequence[Step]) -> list[tuple[Message, list[Step]]]:
+        """The batch's holding candidates on the by-owner hop: one deflated message per owner partition (more
+        only past ``HOP_MESSAGE_BYTES``), with the steps whose items it carries. Per filing and owner it was a
+        message of its own, a third of the pipeline's messages; the holdings agent reads each item's owner."""
+        topic = self.channels.by_owner.get_topic_name()
+        most = min(HOP_MESSAGE_BYTES, self.small - 1024)  # deflated it is smaller still
+        chunks: dict[int, list[tuple[list[bytes], list[Step], int]]] = {}
+        for step in steps:
+            for owner_cik, item in step.hop:
+                partition = self._partition_of(topic, owner_cik.encode())
+                open_chunks = chunks.setdefault(partition, [])
+                if not open_chunks or open_chunks[-1][2] + len(item) + 1 > most:
+                    open_chunks.append(([], [], 0))
+                items, senders, size = open_chunks[-1]
+                items.append(item)
+                if not senders or senders[-1] is not step:
+                    senders.append(step)
+                open_chunks[-1] = (items, senders, size + len(item) + 1)
+        out = []
+        for partition, parts in chunks.items():
+            for items, senders, _ in parts:
+                value = zlib.compress(b"[" + b",".join(items) + b"]", 1)
+                out.append((Message(topic, None, value, self.small, [DEFLATED], partition), senders))
+        return out
+
+    def _partition_of(self, topic: str, key: bytes) -> int:
+        """The partition the producer would give ``key`` on ``topic`` (murmur2, as Faust's sends and router)."""
+        known = self.publisher.app.consumer.key_partition(topic, key)
+        if known is not None:
+            return int(known)
+        everyone = list(range(self.settings.partitions))
+        return int(_PARTITIONER(key, everyone, everyone))
 
     def _replay_journals(self, events: Sequence[Any], table: TableState) -> None:
         """Before a partition's first event after a start or a rebalance: complete its last event's writes."""
@@ -263,22 +322,35 @@ class Pipeline:
         if isinstance(outcome, HistorySeed):  # to its issuer's partition, like a filing; a small message
             key = outcome.issuer_cik.encode()
             return Step(event, [Message(topic, key, value, self.small, [*headers, *SEED_HEADERS])])
+        key = (outcome.accession_number or f"sha256:{outcome.raw_sha256}").encode()  # as on form4.filings
+        if len(key) + len(value) + len(FILING_HEADERS_SIZE) > self.large:  # checked here, where it is whole
+            raise OutputError(
+                "output_too_large",
+                f"the parsed filing would be {len(value)} bytes, over the limit of {self.large}",
+            )
         form = outcome.document_type
-        message = Message(topic, outcome.issuer.cik.encode(), value, self.large, headers)
+        message = Message(
+            topic, outcome.issuer.cik.encode(), zlib.compress(value, 1), self.large, [*headers, DEFLATED]
+        )
         return Step(event, [message], done=lambda: self.metrics.filings.labels(form).inc())
 
     # --- by issuer -> outputs, holding candidates by owner ------------------------------------------------------
     def process(self, event: Any, staged: Staged) -> Step:
         if is_seed_value(event.value):
             return self.seed(event, staged)
-        filing = Filing.model_validate_json(event.value)
+        value = _inflated(event, self.large)
+        filing = Filing.model_validate_json(value)
         if is_duplicate(filing, staged):
             who = filing.accession_number or f"sha256:{filing.raw_sha256}"  # the filings topic's key
             log.info("duplicate %s skipped", who, extra={"accession": who})
             return Step(event, done=self.metrics.duplicates.inc)
         out = process_filing(filing, staged, self.rules)
         return Step(
-            event, self._messages(event, filing, out), staged, done=lambda: self._observe(event, filing, out)
+            event,
+            self._messages(value, filing, out),
+            staged,
+            done=lambda: self._observe(event, filing, out),
+            hop=self._hop(out),
         )
 
     def seed(self, event: Any, staged: Staged) -> Step:
@@ -301,22 +373,17 @@ class Pipeline:
             extra={"issuer_cik": out.seed.issuer_cik},
         )
 
-    def _messages(self, event: Any, filing: Filing, out: Outputs) -> list[Message]:
-        c, small = self.channels, self.small
+    def _messages(self, value: bytes, filing: Filing, out: Outputs) -> list[Message]:
         key = (filing.accession_number or f"sha256:{filing.raw_sha256}").encode()
-        messages = [Message(c.filings, key, event.value, self.large, FILING_HEADERS)]
+        messages = [Message(self.channels.filings, key, value, self.large, FILING_HEADERS)]
         messages += self._revision_messages(out.published_records(), out.alerts, out.withdrawn)
-        per_owner: dict[str, list[HoldingState | HoldingRetraction]] = defaultdict(list)
-        for retraction in out.retract:  # an owner's retractions before its candidates
-            per_owner[retraction.key.owner_cik].append(retraction)
-        for candidate in out.holdings:
-            per_owner[candidate.key.owner_cik].append(candidate)
-        by_owner = c.by_owner.get_topic_name()
-        for owner_cik, candidates in per_owner.items():
-            for start in range(0, len(candidates), CANDIDATES_PER_MESSAGE):
-                chunk = candidates[start : start + CANDIDATES_PER_MESSAGE]
-                messages.append(Message(by_owner, owner_cik.encode(), _json_list(chunk), small))
         return messages
+
+    @staticmethod
+    def _hop(out: Outputs) -> list[tuple[str, bytes]]:
+        """(owner CIK, item) for the by-owner hop: an owner's retractions before its candidates."""
+        items: list[HoldingState | HoldingRetraction] = [*out.retract, *out.holdings]
+        return [(i.key.owner_cik, i.model_dump_json().encode()) for i in items]
 
     def _revision_messages(
         self, records: list[TransactionRecord], alerts: list[Alert], withdrawn: list[str]
@@ -360,7 +427,7 @@ class Pipeline:
         topic = self.channels.holdings
         messages = []
         changed = 0
-        for item in json.loads(event.value):
+        for item in json.loads(_inflated(event, HOP_INFLATED_MAX)):
             if "source_row_ids" in item:
                 retraction = HoldingRetraction.model_validate(item)
                 if (updated := forget_previous(staged, retraction)) is not None:
@@ -400,14 +467,28 @@ class Pipeline:
         return Step(event, messages, staged, done=lambda: self.metrics.holdings.inc(changed))
 
 
-def _apply(step: Step, table: TableState) -> None:
-    """The event's writes, journaled first (``streams.state.journal``), in the event's own context."""
-    assert step.staged is not None
-    m = step.event.message
-    writes = list(step.staged.items())
-    head = journal.head_key(m.partition)
-    entries = journal.journal(writes, table.get(head), m.partition, f"{m.topic}:{m.partition}:{m.offset}")
-    sequence = [*entries, *writes]
+def _by_partition(steps: Iterable[Step]) -> list[list[Step]]:
+    """Steps with writes grouped by their event's partition (the changelog partition), in batch order."""
+    groups: dict[int, list[Step]] = {}
+    for step in steps:
+        groups.setdefault(step.event.message.partition, []).append(step)
+    return list(groups.values())
+
+
+def _apply(steps: list[Step], table: TableState) -> None:
+    """One partition's writes of a batch, journaled first (``streams.state.journal``), in the context of its
+    last event. A key written by several events of the batch is written once, with its last value: the
+    changelog is compacted to that anyway, and a busy issuer's window or index is rewritten by most events.
+    The journal covers the batch as a whole, so a kill among these writes is completed on restart."""
+    writes: dict[str, Any] = {}
+    for step in steps:
+        assert step.staged is not None
+        writes.update(step.staged.items())
+    first, last = steps[0].event.message, steps[-1].event.message
+    head = journal.head_key(last.partition)
+    journal_id = f"{last.topic}:{last.partition}:{first.offset}-{last.offset}"
+    entries = journal.journal(writes.items(), table.get(head), last.partition, journal_id)
+    sequence = [*entries, *writes.items()]
     for n, (k, v) in enumerate(sequence, 1):
         table.put(k, v)
         if n < len(sequence):

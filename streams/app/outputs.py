@@ -25,6 +25,7 @@ class Message:
     value: bytes | None  # None: a tombstone
     limit: int
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    partition: int | None = None  # None: the producer's, by key
 
     @property
     def size(self) -> int:
@@ -52,7 +53,7 @@ class Publisher:
         """Hand one message to the producer; the returned future resolves when the broker acknowledges it.
         A refusal before sending (e.g. the client's own size check) comes back as a failed future."""
         try:
-            return await self.app.producer.send(m.topic, m.key, m.value, None, None, m.headers or None)
+            return await self.app.producer.send(m.topic, m.key, m.value, m.partition, None, m.headers or None)
         except Exception as exc:
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             future.set_exception(exc)

@@ -15,9 +15,10 @@ Rules every user of this port keeps:
   kind       value                                       module
   =========  ==========================================  ====================================
   seen       the raw sha256 of a processed filing        streams.process
-             (``seen|seed:<id>``: a merged history seed)
+             without stored rows (``rec`` marks the
+             others; ``seen|seed:<id>``: a merged seed)
   orig       accessions of originals by owners and date  streams.amendments.linking
-  rec        an original's rows (count; one per key)     streams.amendments.stored
+  rec        a filing's rows as published                streams.amendments.stored
   amend      amendments waiting for their original       streams.amendments.linking
   amended    the amendments linked to an original        streams.amendments.linking
   cluster    the issuer's cluster-buy window (bounded)   streams.alerts.windows
