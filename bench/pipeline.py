@@ -372,9 +372,16 @@ async def written(bootstrap: str, prefix: str, raw: str) -> tuple[int, int, dict
                 n = sum(len(r.key or b"") + len(r.value or b"") for r in records)
                 messages += len(records)
                 size += n
-                counts = per_topic.setdefault(tp.topic.split(prefix, 1)[-1].lstrip(".-_"), [0, 0])
+                name = tp.topic.split(prefix, 1)[-1].lstrip(".-_")
+                counts = per_topic.setdefault(name, [0, 0])
                 counts[0] += len(records)
                 counts[1] += n
+                if name.endswith("-changelog"):  # and by the kind of state key (streams.state)
+                    for r in records:
+                        kind = (r.key or b"").split(b"|", 1)[0].decode(errors="replace").strip('"')
+                        counts = per_topic.setdefault(f"{name}[{kind}]", [0, 0])
+                        counts[0] += 1
+                        counts[1] += len(r.key or b"") + len(r.value or b"")
             if batch:
                 quiet_since = time.monotonic()
     finally:

@@ -17,6 +17,7 @@ from streams.alerts.events import HORIZON_DAYS, MAX_TXN_IDS
 from streams.alerts.flow import WINDOWS
 from streams.alerts.history import HISTORY_YEARS, History, classify, gap_years, is_first_purchase
 from streams.alerts.rules import RulesError
+from streams.alerts.step import read_cluster
 from streams.derive.enrich import row_id
 from streams.models import Alert, Issuer, TransactionRecord
 from streams.state import MAX_VALUE_BYTES, DictState, Staged
@@ -205,7 +206,7 @@ def test_cluster_window_lives_under_its_key_and_replays_quietly() -> None:
     state, alerts = run(filings)
     clusters = [a for a in alerts if a.rule == "cluster_buy"]
     assert len(clusters) == 1 and len(clusters[0].owners) == 3
-    assert len(state.data[f"cluster|{filings[0][0].issuer.cik}"]["purchases"]) == 3
+    assert len(read_cluster(state.data[f"cluster|{filings[0][0].issuer.cik}"])["purchases"]) == 3
     _, again = run(filings, state)
     assert again == []
     state, _ = run([buy(n, D + timedelta(days=6)) for n in range(4, 400)])

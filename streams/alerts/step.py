@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from streams.alerts.aggregate import filing_groups, is_purchase, owner_ciks
 from streams.alerts.evaluate import late_alerts
@@ -33,7 +33,7 @@ from streams.alerts.history import (
 from streams.alerts.rules import RulesConfig
 from streams.alerts.windows import MAX_CLUSTER_PURCHASES, ClusterState, cluster_step
 from streams.models import Alert, TransactionRecord
-from streams.state import MAX_VALUE_BYTES, State, key
+from streams.state import MAX_VALUE_BYTES, State, key, pack, unpack
 
 CLUSTER_MAX_BYTES = MAX_VALUE_BYTES * 3 // 4
 
@@ -109,16 +109,23 @@ def _cluster(
     state: State, issuer_cik: str, records: list[TransactionRecord], rules: RulesConfig
 ) -> list[Alert]:
     """The cluster-buy window under ``cluster|<issuer>``: window_days of dates, MAX_CLUSTER_PURCHASES purchases,
-    and at most CLUSTER_MAX_BYTES serialised (a burst of big joint filings drops its oldest entries first)."""
+    and at most CLUSTER_MAX_BYTES serialised (a burst of big joint filings drops its oldest entries first).
+    Stored packed (``streams.state.pack``): a busy issuer's window is tens of KB of repetitive JSON rewritten by
+    every purchase, and was the largest part of the changelog."""
     if not any(is_purchase(r) and not r.is_amendment for r in records):
         return []  # nothing for the window: skip reading, validating and rewriting it (most filings)
     stored = state.get(cluster_key(issuer_cik))
-    before = ClusterState.model_validate(stored) if stored else None
+    before = ClusterState.model_validate(read_cluster(stored)) if stored else None
     after, alerts = cluster_step(before, records, rules)
-    value = _within_budget(after.model_dump(mode="json"))
+    value = pack(json.dumps(_within_budget(after.model_dump(mode="json")), separators=(",", ":")))
     if value != stored:
         state.put(cluster_key(issuer_cik), value)
     return alerts
+
+
+def read_cluster(stored: str | dict[str, Any]) -> dict[str, Any]:
+    """A stored cluster window as JSON-ready data (packed, or a plain dict as written before packing)."""
+    return stored if isinstance(stored, dict) else cast(dict[str, Any], json.loads(unpack(stored)))
 
 
 def _within_budget(value: dict[str, Any]) -> dict[str, Any]:
@@ -136,4 +143,4 @@ def _within_budget(value: dict[str, Any]) -> dict[str, Any]:
     return {**value, **{name: value[name][start[name] :] for name in start}}
 
 
-__all__ = ["MAX_CLUSTER_PURCHASES", "alert_step", "cluster_key"]
+__all__ = ["MAX_CLUSTER_PURCHASES", "alert_step", "cluster_key", "read_cluster"]
