@@ -33,8 +33,8 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", 
 OWN_LOGGERS = ("streams",)
 #: At most one record of a kind (logger, level, message template) per this many seconds from other loggers.
 REPEAT_INTERVAL = 30.0
-#: And from all other loggers together, however many kinds an outage brings: a burst of this many records,
-#: then one every ``1 / FOREIGN_RATE`` seconds.
+#: And warnings and errors from all other loggers together, however many kinds an outage brings: a burst of
+#: this many records, then one every ``1 / FOREIGN_RATE`` seconds.
 FOREIGN_BURST = 10
 FOREIGN_RATE = 0.5
 
@@ -123,11 +123,12 @@ class RepeatFilter(logging.Filter):
     A kind is (logger, level, message with its numbers blanked): "Unable connect to node with id 111: [Errno 111]
     Connect call failed ('127.0.0.1', 9092)" is one kind however often it comes, and so is Faust's "producer
     flush took 0.1012" (an f-string: its template is the message). The next record of a kind shown carries
-    ``suppressed=N``, the number dropped since the previous one. Records of new kinds share one budget (a
-    burst of ``burst``, then ``rate`` a second): a broker gone makes the producer, the fetcher, the coordinator
-    and Faust each complain in several ways at once, and under load those kinds alone filled the log. A record
-    held back by the budget is counted on its kind's next line. Our own records (one per filing, per dead
-    letter) and DEBUG records always pass."""
+    ``suppressed=N``, the number dropped since the previous one. Warnings and errors of new kinds share one
+    budget (a burst of ``burst``, then ``rate`` a second): a broker gone makes the producer, the fetcher, the
+    coordinator and Faust each complain in several ways at once, and under load those kinds alone filled the
+    log. A record held back by the budget is counted on its kind's next line. INFO records of other loggers
+    (Faust's start and stop of each service) are one per kind and never a flood: only the per-kind rule. Our
+    own records (one per filing, per dead letter) and DEBUG records always pass."""
 
     #: Kinds remembered at most; older ones are forgotten first (their next record is simply shown).
     MAX_KINDS = 1000
@@ -159,7 +160,7 @@ class RepeatFilter(logging.Filter):
             if seen is not None and now - seen.shown_at < self.interval:
                 seen.suppressed += 1
                 return False
-            if not self._take_token(now):
+            if record.levelno >= logging.WARNING and not self._take_token(now):
                 if seen is None:
                     seen = self._seen[key] = _Seen(now - self.interval)  # due as soon as a token is free
                     self._forget_oldest()

@@ -80,6 +80,9 @@ def test_many_kinds_of_library_errors_together_stay_within_the_budget() -> None:
     lib.error("failure of kind %s", "Z")
     last = out.getvalue().splitlines()[-1]
     assert "failure of kind Z" in last and "suppressed=" in last, last
+    for n in range(40):  # a library's INFO lines (Faust's start and stop of each service): one per kind
+        lib.info("[^Service %s]: Stopping...", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"[n])
+    assert sum("Stopping" in line for line in out.getvalue().splitlines()) == 40
 
 
 def test_every_record_is_one_line_and_a_connection_error_has_no_traceback() -> None:
