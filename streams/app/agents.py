@@ -4,6 +4,9 @@
         │                                 └──────▶ (by owner) ──holdings──▶ owner-state, form4.holdings
         └──────────────▶ form4.dlq
 
+The by-issuer hop carries each parsed filing deflated; the by-owner hop carries a batch's holding candidates as
+one deflated message per owner partition (each item names its owner).
+
 Every event ends as its outputs or as exactly one dead letter. Events are taken in small batches: the pure
 work of a batch runs in a worker thread (so heartbeats, the web server and the other agents keep going while a
 5 MB filing is parsed), each event's state writes are staged — later events of the batch read through them —
