@@ -249,7 +249,7 @@ class Pipeline:
         return int(_PARTITIONER(key, everyone, everyone))
 
     def _replay_journals(self, events: Sequence[Any], table: TableState) -> None:
-        """Before a partition's first event after a start or a rebalance: complete its last event's writes."""
+        """Before a partition's first event after a start or a rebalance: complete its last batch's writes."""
         generation = self.publisher.app.consumer_generation_id
         if generation != self._journal_generation:
             self._journal_generation = generation
@@ -267,7 +267,7 @@ class Pipeline:
             if written:
                 self.metrics.journal_replays.labels(table.name).inc()
                 log.warning(
-                    "%s partition %d: completed the last event's state from its journal (%d keys)",
+                    "%s partition %d: completed the last batch's state from its journal (%d keys)",
                     table.name,
                     partition,
                     written,

@@ -1,9 +1,9 @@
-"""One event's state writes, all or nothing.
+"""One batch's state writes, all or nothing.
 
 A table takes writes one key at a time (Faust's stores have no write batch), so a crash among an event's writes
 would leave part of it: its history counted, its alert not revised, and the redelivered event then reads its own
-half-applied state and computes other contents. So every event's writes are first recorded as one journal value
-per partition (``jrnl|<partition>``), then applied key by key. After a restart or a rebalance, before a
+half-applied state and computes other contents. So the writes of a batch's events (each key once, with its last
+value) are first recorded as one journal value per partition (``jrnl|<partition>``), then applied key by key. After a restart or a rebalance, before a
 partition's first event is prepared, the last journal is applied again: whatever part of it was missing is
 completed, and what was already there is written again with the same value (nothing is written where the
 table already holds it). Re-applying the last journal is always right because every write of a partition goes
