@@ -24,7 +24,7 @@ from streams import __version__
 from streams.alerts import RulesConfig, alert_step
 from streams.alerts.history import History, merge_history
 from streams.alerts.revise import Revision, remember_published, revise
-from streams.amendments import amended_holding_candidates, amendment_step, store_rows
+from streams.amendments import amended_holding_candidates, amendment_step, has_rows, store_rows
 from streams.derive.enrich import filing_identity
 from streams.holdings import forget_previous, retract_line, update_line
 from streams.models import (
@@ -180,7 +180,7 @@ def seen_key(filing: Filing) -> str:
 def is_duplicate(filing: Filing, state: State) -> bool:
     """A filing whose outputs were all acknowledged before (its state is written only after that): its stored
     rows (``rec|<id>``, kept for every filing with records) or, for a filing without them, its ``seen`` marker."""
-    return state.get(seen_key(filing)) is not None or state.get(key("rec", identity(filing))) is not None
+    return state.get(seen_key(filing)) is not None or has_rows(state, identity(filing))
 
 
 def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
@@ -202,7 +202,7 @@ def process_filing(filing: Filing, state: State, rules: RulesConfig) -> Outputs:
     for candidate in holdings:  # the issuer side's lines (the owner side is the holdings agent's)
         update_line(state, issuer_index, candidate)
     _remember_profile(filing, state)
-    if state.get(key("rec", me)) is None:  # stored rows mark a filing processed; one write fewer per filing
+    if not has_rows(state, me):  # stored rows mark a filing processed; one write fewer per filing
         state.put(seen_key(filing), filing.raw_sha256)
     return Outputs(
         filing=filing,

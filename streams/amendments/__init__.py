@@ -35,7 +35,14 @@ from streams.amendments.matching import (
     match_rows,
 )
 from streams.amendments.step import AmendmentOutcome, amended_holding_candidates, amendment_step
-from streams.amendments.stored import ROW_CHUNK_CHARS, _load_rows, _store_rows, load_rows, store_rows
+from streams.amendments.stored import (
+    ROW_CHUNK_CHARS,
+    _load_rows,
+    _store_rows,
+    has_rows,
+    load_rows,
+    store_rows,
+)
 
 __all__ = [
     "AMBIGUOUS",
@@ -56,6 +63,7 @@ __all__ = [
     "_store_rows",
     "amended_holding_candidates",
     "amendment_step",
+    "has_rows",
     "live_holding_candidates",
     "load_rows",
     "match_rows",

@@ -39,6 +39,11 @@ def _store_rows(state: State, me: str, records: list[TransactionRecord]) -> None
     _put_text(state, key("rec", me), pack(json.dumps(stored, separators=(",", ":"), sort_keys=True)))
 
 
+def has_rows(state: State, me: str) -> bool:
+    """Whether ``me``'s rows are stored: they are written with its outputs, so they also say it was processed."""
+    return state.get(key("rec", me)) is not None
+
+
 def _load_rows(state: State, me: str) -> Iterator[TransactionRecord]:
     text = _get_text(state, key("rec", me))
     if text is None:

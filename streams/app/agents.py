@@ -54,6 +54,7 @@ from streams.process import (
     SeedOutcome,
     Source,
     dead_letter,
+    identity,
     is_duplicate,
     is_seed_value,
     process_filing,
@@ -80,7 +81,6 @@ RECORD_HEADERS = output_headers(TransactionRecord)
 ALERT_HEADERS = output_headers(Alert)
 HOLDING_HEADERS = output_headers(HoldingState)
 SEED_HEADERS = output_headers(HistorySeed)
-FILING_HEADERS_SIZE = b"".join(k.encode() + v for k, v in FILING_HEADERS)
 #: The header of a by-issuer message whose value is deflated: a parsed filing is ~10 KB of JSON and ~2 KB
 #: deflated, and this hop carried as many bytes as form4.filings itself.
 DEFLATED = ("form4.encoding", b"deflate")
@@ -221,24 +221,23 @@ class Pipeline:
         message of its own, a third of the pipeline's messages; the holdings agent reads each item's owner."""
         topic = self.channels.by_owner.get_topic_name()
         most = min(HOP_MESSAGE_BYTES, self.small - 1024)  # deflated it is smaller still
-        chunks: dict[int, list[tuple[list[bytes], list[Step], int]]] = {}
+        partitions: dict[str, int] = {}
+        chunks: list[_HopChunk] = []
+        open_chunk: dict[int, _HopChunk] = {}
         for step in steps:
             for owner_cik, item in step.hop:
-                partition = self._partition_of(topic, owner_cik.encode())
-                open_chunks = chunks.setdefault(partition, [])
-                if not open_chunks or open_chunks[-1][2] + len(item) + 1 > most:
-                    open_chunks.append(([], [], 0))
-                items, senders, size = open_chunks[-1]
-                items.append(item)
-                if not senders or senders[-1] is not step:
-                    senders.append(step)
-                open_chunks[-1] = (items, senders, size + len(item) + 1)
-        out = []
-        for partition, parts in chunks.items():
-            for items, senders, _ in parts:
-                value = zlib.compress(b"[" + b",".join(items) + b"]", 1)
-                out.append((Message(topic, None, value, self.small, [DEFLATED], partition), senders))
-        return out
+                if owner_cik not in partitions:
+                    partitions[owner_cik] = self._partition_of(topic, owner_cik.encode())
+                partition = partitions[owner_cik]
+                chunk = open_chunk.get(partition)
+                if chunk is None or chunk.size + len(item) + 1 > most:
+                    chunk = open_chunk[partition] = _HopChunk(partition)
+                    chunks.append(chunk)
+                chunk.add(item, step)
+        return [
+            (Message(topic, None, chunk.deflated(), self.small, [DEFLATED], chunk.partition), chunk.senders)
+            for chunk in chunks
+        ]
 
     def _partition_of(self, topic: str, key: bytes) -> int:
         """The partition the producer would give ``key`` on ``topic`` (murmur2, as Faust's sends and router)."""
@@ -325,11 +324,11 @@ class Pipeline:
         if isinstance(outcome, HistorySeed):  # to its issuer's partition, like a filing; a small message
             key = outcome.issuer_cik.encode()
             return Step(event, [Message(topic, key, value, self.small, [*headers, *SEED_HEADERS])])
-        key = (outcome.accession_number or f"sha256:{outcome.raw_sha256}").encode()  # as on form4.filings
-        if len(key) + len(value) + len(FILING_HEADERS_SIZE) > self.large:  # checked here, where it is whole
+        output = self._filing_message(outcome, value)
+        if output.size > output.limit:  # checked here, where it is whole: the hop carries it deflated
             raise OutputError(
                 "output_too_large",
-                f"the parsed filing would be {len(value)} bytes, over the limit of {self.large}",
+                f"a message for {output.topic} would be {output.size} bytes, over its limit of {output.limit}",
             )
         form = outcome.document_type
         message = Message(
@@ -344,7 +343,7 @@ class Pipeline:
         value = _inflated(event, self.large)
         filing = Filing.model_validate_json(value)
         if is_duplicate(filing, staged):
-            who = filing.accession_number or f"sha256:{filing.raw_sha256}"  # the filings topic's key
+            who = identity(filing)  # the filings topic's key
             log.info("duplicate %s skipped", who, extra={"accession": who})
             return Step(event, done=self.metrics.duplicates.inc)
         out = process_filing(filing, staged, self.rules)
@@ -377,10 +376,13 @@ class Pipeline:
         )
 
     def _messages(self, value: bytes, filing: Filing, out: Outputs) -> list[Message]:
-        key = (filing.accession_number or f"sha256:{filing.raw_sha256}").encode()
-        messages = [Message(self.channels.filings, key, value, self.large, FILING_HEADERS)]
+        messages = [self._filing_message(filing, value)]
         messages += self._revision_messages(out.published_records(), out.alerts, out.withdrawn)
         return messages
+
+    def _filing_message(self, filing: Filing, value: bytes) -> Message:
+        """The filing on form4.filings, under its identity (accession number, or sha256: of a bare document)."""
+        return Message(self.channels.filings, identity(filing).encode(), value, self.large, FILING_HEADERS)
 
     @staticmethod
     def _hop(out: Outputs) -> list[tuple[str, bytes]]:
@@ -468,6 +470,25 @@ class Pipeline:
                     )
                 )
         return Step(event, messages, staged, done=lambda: self.metrics.holdings.inc(changed))
+
+
+@dataclass
+class _HopChunk:
+    """Items of one by-owner message (one partition) and the steps they came from, in batch order."""
+
+    partition: int
+    items: list[bytes] = field(default_factory=list)
+    senders: list[Step] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, item: bytes, step: Step) -> None:
+        self.items.append(item)
+        self.size += len(item) + 1
+        if not self.senders or self.senders[-1] is not step:
+            self.senders.append(step)
+
+    def deflated(self) -> bytes:
+        return zlib.compress(b"[" + b",".join(self.items) + b"]", 1)
 
 
 def _by_partition(steps: Iterable[Step]) -> list[list[Step]]:
