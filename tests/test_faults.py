@@ -117,6 +117,10 @@ async def test_a_crash_during_recovery_changes_no_output(
     await worker.ready()
     await produce(broker.bootstrap, f"{prefix}.raw", values[:half], keys=keys[:half])
     await consume_all(broker.bootstrap, f"{prefix}.filings", half, timeout=120, distinct_keys=True)
+    # State is written once per batch after its outputs are acknowledged: wait until some of it reached the
+    # changelog, or the restart would have nothing to recover (and no recovery to die in).
+    changelog = f"{Settings(topic_prefix=prefix).app_id}-issuer-state-changelog"
+    await consume_all(broker.bootstrap, changelog, 1, timeout=60)
     worker.stop(signal.SIGKILL)
     worker.env["FORM4_FAULT"] = "recovery:1"
     worker.start()
