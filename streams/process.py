@@ -25,7 +25,7 @@ from streams.alerts import RulesConfig, alert_step
 from streams.alerts.history import History, merge_history
 from streams.alerts.revise import Revision, remember_published, revise
 from streams.amendments import amended_holding_candidates, amendment_step, has_rows, store_rows
-from streams.derive.enrich import filing_identity
+from streams.derive.enrich import identity
 from streams.holdings import forget_previous, retract_line, update_line
 from streams.models import (
     Alert,
@@ -53,11 +53,6 @@ class Source:
     partition: int | None = None
     offset: int | None = None
     key: bytes | None = None
-
-
-def identity(filing: Filing) -> str:
-    """The idempotency key of a filing: its accession number (content hash for a bare document)."""
-    return filing_identity({"accession_number": filing.accession_number, "raw_sha256": filing.raw_sha256})
 
 
 def dead_letter(value: bytes, reason: str, message: str, source: Source, **extra: object) -> DeadLetter:

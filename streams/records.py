@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.models import Filing, HoldingKey, HoldingState, OwnerRef, Role, TransactionRecord
+from streams.models import Filing, HoldingKey, HoldingState, OwnerRef, Role, Row, TransactionRecord
 
 OWNER_REF_FIELDS = set(OwnerRef.model_fields)
 
@@ -95,6 +95,18 @@ def normalize_security(text: str) -> str:
     return " ".join(text.upper().split())
 
 
+def holding_key(owner_cik: str, issuer_cik: str, row: Row) -> HoldingKey:
+    """The holding line a row's balance belongs to, for one of its owners."""
+    return HoldingKey(
+        owner_cik=owner_cik,
+        issuer_cik=issuer_cik,
+        security_title=normalize_security(row.security_title or ""),
+        direct_indirect=row.direct_indirect,
+        nature_of_ownership=row.nature_of_ownership,
+        is_derivative=row.table == "derivative",
+    )
+
+
 def holding_candidates(filing: Filing) -> list[HoldingState]:
     """Every balance the filing reports, for each of its owners: post-transaction amounts and holding rows.
 
@@ -117,14 +129,7 @@ def holding_candidates(filing: Filing) -> list[HoldingState]:
         for owner in filing.reporting_owners:
             out.append(
                 HoldingState(
-                    key=HoldingKey(
-                        owner_cik=owner.cik,
-                        issuer_cik=issuer.cik,
-                        security_title=normalize_security(row.security_title or ""),
-                        direct_indirect=row.direct_indirect,
-                        nature_of_ownership=row.nature_of_ownership,
-                        is_derivative=row.table == "derivative",
-                    ),
+                    key=holding_key(owner.cik, issuer.cik, row),
                     shares_owned=row.shares_owned_following,
                     value_owned=row.value_owned_following,
                     as_of_date=as_of,

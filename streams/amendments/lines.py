@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 
 from streams.holdings import order
 from streams.models import Filing, HoldingKey, HoldingRetraction, HoldingState, TransactionRecord
-from streams.records import holding_candidates, holding_key_string, normalize_security
+from streams.records import holding_candidates, holding_key, holding_key_string
 
 
 def live_holding_candidates(
@@ -23,14 +23,7 @@ def live_holding_candidates(
 def _line_of(record: TransactionRecord, n: int, owner_cik: str) -> HoldingState:
     """The holding candidate an original row gave (as ``streams.records.holding_candidates`` built it)."""
     return HoldingState(
-        key=HoldingKey(
-            owner_cik=owner_cik,
-            issuer_cik=record.issuer.cik,
-            security_title=normalize_security(record.security_title or ""),
-            direct_indirect=record.direct_indirect,
-            nature_of_ownership=record.nature_of_ownership,
-            is_derivative=record.table == "derivative",
-        ),
+        key=holding_key(owner_cik, record.issuer.cik, record),
         shares_owned=record.shares_owned_following,
         value_owned=record.value_owned_following,
         as_of_date=record.transaction_date or record.period_of_report,

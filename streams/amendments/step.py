@@ -25,7 +25,7 @@ from streams.amendments.linking import (
 )
 from streams.amendments.matching import match_rows
 from streams.amendments.stored import _load_rows, _store_rows
-from streams.derive.enrich import filing_identity
+from streams.derive.enrich import identity
 from streams.models import Filing, HoldingRetraction, HoldingState, TransactionRecord
 from streams.records import holding_candidates, transaction_records
 from streams.state import State, key
@@ -70,7 +70,7 @@ def amended_holding_candidates(filing: Filing, outcome: AmendmentOutcome) -> lis
 
 
 def _amendment(filing: Filing, state: State, keep_own_rows: bool = True) -> AmendmentOutcome:
-    me = _identity(filing)
+    me = identity(filing)
     original, method = _find_original(filing, me, state)
     records = transaction_records(
         filing, amends_accession=original["id"] if original else None, amendment_link_method=method
@@ -113,7 +113,7 @@ def _amendment(filing: Filing, state: State, keep_own_rows: bool = True) -> Amen
 
 
 def _original(filing: Filing, state: State, keep_own_rows: bool = True) -> AmendmentOutcome:
-    me = _identity(filing)
+    me = identity(filing)
     records = transaction_records(filing)
     _index_original(filing, me, state)
     # What amendments already superseded, when this is the original again (a redelivery, a replay).
@@ -163,7 +163,3 @@ def _is_later(accepted: str | None, than: str | None) -> bool:
 
 def _acceptance_order(entry: dict[str, Any]) -> str:
     return entry.get("accepted") or ""
-
-
-def _identity(filing: Filing) -> str:
-    return filing_identity({"accession_number": filing.accession_number, "raw_sha256": filing.raw_sha256})

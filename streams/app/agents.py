@@ -347,11 +347,15 @@ class Pipeline:
             log.info("duplicate %s skipped", who, extra={"accession": who})
             return Step(event, done=self.metrics.duplicates.inc)
         out = process_filing(filing, staged, self.rules)
+        records = out.published_records()
         return Step(
             event,
-            self._messages(value, filing, out),
+            [
+                self._filing_message(filing, value),
+                *self._revision_messages(records, out.alerts, out.withdrawn),
+            ],
             staged,
-            done=lambda: self._observe(event, filing, out),
+            done=lambda: self._observe(event, filing, out, len(records)),
             hop=self._hop(out),
         )
 
@@ -374,11 +378,6 @@ class Pipeline:
             " (seen before)" if out.duplicate else "",
             extra={"issuer_cik": out.seed.issuer_cik},
         )
-
-    def _messages(self, value: bytes, filing: Filing, out: Outputs) -> list[Message]:
-        messages = [self._filing_message(filing, value)]
-        messages += self._revision_messages(out.published_records(), out.alerts, out.withdrawn)
-        return messages
 
     def _filing_message(self, filing: Filing, value: bytes) -> Message:
         """The filing on form4.filings, under its identity (accession number, or sha256: of a bare document)."""
@@ -408,8 +407,8 @@ class Pipeline:
         ]
         return messages
 
-    def _observe(self, event: Any, filing: Filing, out: Outputs) -> None:
-        self.metrics.transactions.inc(len(out.published_records()))
+    def _observe(self, event: Any, filing: Filing, out: Outputs, published: int) -> None:
+        self.metrics.transactions.inc(published)
         self.metrics.revised.inc(len(out.revised))
         for alert in out.alerts:
             self.metrics.alerts.labels(alert.rule).inc()

@@ -24,7 +24,7 @@ from streams.derive.prices import (
     stated_ranges,
 )
 from streams.derive.roles import normalize_roles
-from streams.models import PriceStatus
+from streams.models import Filing, PriceStatus
 
 AMENDMENTS = frozenset({"3/A", "4/A", "5/A"})
 
@@ -37,6 +37,11 @@ def row_id(identity: str, table: str, kind: str, row_index: int) -> str:
 def filing_identity(doc: dict[str, Any]) -> str:
     """The accession number, or for a bare document without one, its content hash."""
     return doc.get("accession_number") or f"sha256:{doc['raw_sha256']}"
+
+
+def identity(filing: Filing) -> str:
+    """The idempotency key of a parsed filing (the filings topic's key): as :func:`filing_identity`."""
+    return filing.accession_number or f"sha256:{filing.raw_sha256}"
 
 
 @dataclass(frozen=True, slots=True)
