@@ -259,7 +259,7 @@ def worker() -> None:
     run_async(ensure_pipeline_topics(settings))
     from streams.app import create_app
     from streams.app.local_state import open_local_state
-    from streams.app.worker import Worker
+    from streams.app.worker import Worker, tune_gc
 
     faust_app = create_app(settings, rules)
     Path(faust_app.conf.datadir).mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
@@ -269,6 +269,7 @@ def worker() -> None:
     install_exception_hooks()  # a traceback is one log record, not one per line written to stderr
     # The broker watch (readiness, stop deadline) runs beside the app and stops after it.
     broker_watch = faust_app.form4["broker"]  # type: ignore[attr-defined]
+    tune_gc()
     Worker(faust_app, broker_watch, loglevel=settings.log_level).execute_from_commandline()
 
 

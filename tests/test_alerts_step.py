@@ -17,10 +17,10 @@ from streams.alerts.events import HORIZON_DAYS, MAX_TXN_IDS
 from streams.alerts.flow import WINDOWS
 from streams.alerts.history import HISTORY_YEARS, History, classify, gap_years, is_first_purchase
 from streams.alerts.rules import RulesError
-from streams.alerts.step import read_cluster
+from streams.alerts.step import CLUSTER_MAX_BYTES, read_cluster
 from streams.derive.enrich import row_id
-from streams.models import Alert, Issuer, TransactionRecord
-from streams.state import MAX_VALUE_BYTES, DictState, Staged
+from streams.models import Alert, Issuer, Role, TransactionRecord
+from streams.state import MAX_VALUE_BYTES, DictState, Staged, unpack
 from tests.test_alerts import EXPECTED_PER_FILING, buy, real, record, rules
 
 DEFAULTS = RulesConfig()
@@ -211,6 +211,28 @@ def test_cluster_window_lives_under_its_key_and_replays_quietly() -> None:
     assert again == []
     state, _ = run([buy(n, D + timedelta(days=6)) for n in range(4, 400)])
     assert_bounded(state)
+
+
+def test_a_window_over_its_byte_budget_gives_up_its_oldest_purchases_first() -> None:
+    """Big joint filings with non-ASCII names push the cluster window past CLUSTER_MAX_BYTES (counted in UTF-8
+    bytes of the stored JSON): what stays is the newest purchases, in order, within the budget."""
+
+    def group(n: int) -> list[tuple[str, str, tuple[Role, ...]]]:
+        return [
+            (f"{n:04d}{i:06d}", f"ŁUKASIEWICZ-MÜLLER ØRSTED {n} {i} " * 3, (Role.DIRECTOR,)) for i in range(8)
+        ]
+
+    filings = [buy(n, D, owners=group(n)) for n in range(1, 120)]
+    state, _ = run(filings)
+    text = unpack(state.data[f"cluster|{ACME.cik}"])
+    kept = [p["accession_number"] for p in json.loads(text)["purchases"]]
+    every = [f[0].accession_number for f in filings]
+    size = len(text.encode())
+    assert 0 <= CLUSTER_MAX_BYTES - size < size / len(kept)  # within the budget, by less than one entry
+    assert kept == every[-len(kept) :] and len(kept) < len(every)  # the newest, in order
+    before = state.data[f"cluster|{ACME.cik}"]
+    _, again = run(filings[-1:], state)
+    assert again == [] and state.data[f"cluster|{ACME.cik}"] == before  # a replay changes nothing
 
 
 def test_old_events_leave_the_state() -> None:

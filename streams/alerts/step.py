@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, NamedTuple, cast
+
+from pydantic import BaseModel
 
 from streams.alerts.aggregate import filing_groups, is_purchase, owner_ciks
 from streams.alerts.evaluate import late_alerts
@@ -115,9 +118,9 @@ def _cluster(
     if not any(is_purchase(r) and not r.is_amendment for r in records):
         return []  # nothing for the window: skip reading, validating and rewriting it (most filings)
     stored = state.get(cluster_key(issuer_cik))
-    before = ClusterState.model_validate(read_cluster(stored)) if stored else None
+    before = _read_window(stored) if stored else None
     after, alerts = cluster_step(before, records, rules)
-    value = pack(json.dumps(_within_budget(after.model_dump(mode="json")), separators=(",", ":")))
+    value = pack(_window_text(after))
     if value != stored:
         state.put(cluster_key(issuer_cik), value)
     return alerts
@@ -128,19 +131,33 @@ def read_cluster(stored: str | dict[str, Any]) -> dict[str, Any]:
     return stored if isinstance(stored, dict) else cast(dict[str, Any], json.loads(unpack(stored)))
 
 
-def _within_budget(value: dict[str, Any]) -> dict[str, Any]:
-    total = len(json.dumps(value))
+def _read_window(stored: str | dict[str, Any]) -> ClusterState:
+    """The stored window, parsed and validated in one pass by pydantic's JSON reader (a busy issuer's window is
+    tens of KB, read by every purchase: through ``json.loads`` and ``model_validate`` it cost a fifth of the
+    worker's CPU)."""
+    if isinstance(stored, dict):
+        return ClusterState.model_validate(stored)
+    return ClusterState.model_validate_json(unpack(stored))
+
+
+def _window_text(window: ClusterState) -> str:
+    """The window as compact JSON of at most CLUSTER_MAX_BYTES: when over, the longer of its lists gives up its
+    oldest entries first."""
+    text = window.model_dump_json()
+    total = len(text.encode())
     if total <= CLUSTER_MAX_BYTES:
-        return value  # the common case: no item sizes needed
-    sizes = {name: [len(json.dumps(item)) for item in value[name]] for name in ("purchases", "emitted")}
-    start = {"purchases": 0, "emitted": 0}
+        return text  # the common case: no item sizes needed
+    lists: dict[str, Sequence[BaseModel]] = {"purchases": window.purchases, "emitted": window.emitted}
+    sizes = {name: [len(item.model_dump_json().encode()) for item in items] for name, items in lists.items()}
+    start = dict.fromkeys(lists, 0)
     while total > CLUSTER_MAX_BYTES:
         name = max(start, key=lambda n: len(sizes[n]) - start[n])  # the longer list gives up its oldest
         if start[name] >= len(sizes[name]):
             break
-        total -= sizes[name][start[name]] + 2  # the item and its ", "
+        total -= sizes[name][start[name]] + 1  # the item and its comma
         start[name] += 1
-    return {**value, **{name: value[name][start[name] :] for name in start}}
+    kept = window.model_copy(update={name: items[start[name] :] for name, items in lists.items()})
+    return kept.model_dump_json()
 
 
 __all__ = ["MAX_CLUSTER_PURCHASES", "alert_step", "cluster_key", "read_cluster"]
