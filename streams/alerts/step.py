@@ -12,7 +12,8 @@ only a late_filing alert, which has no memory, is republished unchanged under it
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, NamedTuple, cast
@@ -120,9 +121,11 @@ def _cluster(
     stored = state.get(cluster_key(issuer_cik))
     before = _read_window(stored) if stored else None
     after, alerts = cluster_step(before, records, rules)
-    value = pack(_window_text(after))
+    text, kept = _window_text(after)
+    value = pack(text)
     if value != stored:
         state.put(cluster_key(issuer_cik), value)
+    WINDOWS.put(value, kept)
     return alerts
 
 
@@ -137,16 +140,57 @@ def _read_window(stored: str | dict[str, Any]) -> ClusterState:
     worker's CPU)."""
     if isinstance(stored, dict):
         return ClusterState.model_validate(stored)
-    return ClusterState.model_validate_json(unpack(stored))
+    window = WINDOWS.get(stored)
+    if window is None:
+        window = ClusterState.model_validate_json(unpack(stored))
+        WINDOWS.put(stored, window)
+    return window
 
 
-def _window_text(window: ClusterState) -> str:
-    """The window as compact JSON of at most CLUSTER_MAX_BYTES: when over, the longer of its lists gives up its
-    oldest entries first."""
+class WindowCache:
+    """The windows last written or read, by their stored (packed) value: the next purchase of a busy issuer
+    reads the window the one before it wrote, and parsing it back cost more than the rest of the cluster step.
+
+    A memo, not state: a value maps to the one window it encodes (the JSON round trip is exact, and
+    ``cluster_step`` never changes the window it is given), so a hit returns what parsing would; a miss (a
+    restart, another worker's write, an evicted issuer) parses. Shared by the threads the worker prepares
+    batches in, hence the lock."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._windows: OrderedDict[str, ClusterState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, value: str) -> ClusterState | None:
+        with self._lock:
+            window = self._windows.get(value)
+            if window is not None:
+                self._windows.move_to_end(value)
+            return window
+
+    def put(self, value: str, window: ClusterState) -> None:
+        with self._lock:
+            self._windows[value] = window
+            self._windows.move_to_end(value)
+            while len(self._windows) > self.size:
+                self._windows.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+
+#: A window at its budget is ~48 KB of JSON, a few hundred KB parsed: 32 of them stay well under 20 MB.
+WINDOWS = WindowCache(32)
+
+
+def _window_text(window: ClusterState) -> tuple[str, ClusterState]:
+    """The window as compact JSON of at most CLUSTER_MAX_BYTES, and the window that JSON holds: when over, the
+    longer of its lists gives up its oldest entries first."""
     text = window.model_dump_json()
     total = len(text.encode())
     if total <= CLUSTER_MAX_BYTES:
-        return text  # the common case: no item sizes needed
+        return text, window  # the common case: no item sizes needed
     lists: dict[str, Sequence[BaseModel]] = {"purchases": window.purchases, "emitted": window.emitted}
     sizes = {name: [len(item.model_dump_json().encode()) for item in items] for name, items in lists.items()}
     start = dict.fromkeys(lists, 0)
@@ -157,7 +201,7 @@ def _window_text(window: ClusterState) -> str:
         total -= sizes[name][start[name]] + 1  # the item and its comma
         start[name] += 1
     kept = window.model_copy(update={name: items[start[name] :] for name, items in lists.items()})
-    return kept.model_dump_json()
+    return kept.model_dump_json(), kept
 
 
 __all__ = ["MAX_CLUSTER_PURCHASES", "alert_step", "cluster_key", "read_cluster"]
