@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # noqa: E402
 from aiokafka.partitioner import DefaultPartitioner  # noqa: E402
 
-from bench.pipeline import cpu_seconds, envelopes, launch, settle  # noqa: E402
+from bench.pipeline import cpu_seconds, envelopes, launch, run_interruptible, settle  # noqa: E402
 from streams.broker import EmbeddedBroker  # noqa: E402
 from streams.health import wait_ready  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -458,4 +458,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_interruptible(main)

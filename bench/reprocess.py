@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
-from bench.pipeline import cpu_seconds, envelopes, launch, metric_sum, produce  # noqa: E402
+from bench.pipeline import cpu_seconds, envelopes, launch, metric_sum, produce, run_interruptible  # noqa: E402
 from streams.broker import EmbeddedBroker  # noqa: E402
 from streams.health import is_ready  # noqa: E402
 from streams.topics import Topics, ensure_topics  # noqa: E402
@@ -193,4 +193,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_interruptible(main)
