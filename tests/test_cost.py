@@ -16,13 +16,14 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from streams.alerts import load_rules
-from streams.alerts.step import read_cluster
+from streams.alerts.step import WINDOWS, read_cluster
 from streams.app.agents import DEFLATED, Pipeline, Step, _apply, _by_partition, _inflated
 from streams.parse import parse_filing
 from streams.parse.sgml import unwrap_submission
-from streams.process import is_duplicate, process_filing, seen_key
+from streams.process import Source, is_duplicate, process_filing, read_event, seen_key
 from streams.state import DictState, Staged
 from streams.state import journal as jr
+from tests.test_delivery import spread
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTITIONS = 4
@@ -190,10 +191,6 @@ def test_the_cluster_window_is_stored_packed_and_read_in_either_form() -> None:
 def test_the_window_cache_changes_no_result() -> None:
     """The cluster window read back from the cache (what the purchase before wrote) and parsed from its stored
     value give the same alerts, records and state, to the byte: 300 filings of 20+ issuers, twice."""
-    from streams.alerts.step import WINDOWS
-    from streams.process import Source, read_event
-    from tests.test_delivery import spread
-
     rules = load_rules(None)
     values, _ = spread(300)
     filings = [read_event(v, Source("t", 0, n, None), 5 * 1024 * 1024) for n, v in enumerate(values)]

@@ -11,12 +11,11 @@ only a late_filing alert, which has no memory, is republished unchanged under it
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -130,14 +129,15 @@ def _cluster(
 
 
 def read_cluster(stored: str | dict[str, Any]) -> dict[str, Any]:
-    """A stored cluster window as JSON-ready data (packed, or a plain dict as written before packing)."""
-    return stored if isinstance(stored, dict) else cast(dict[str, Any], json.loads(unpack(stored)))
+    """A stored cluster window as JSON-ready data (packed, or a plain dict as written before packing), read the
+    way the cluster step reads it."""
+    return _read_window(stored).model_dump(mode="json")
 
 
 def _read_window(stored: str | dict[str, Any]) -> ClusterState:
-    """The stored window, parsed and validated in one pass by pydantic's JSON reader (a busy issuer's window is
-    tens of KB, read by every purchase: through ``json.loads`` and ``model_validate`` it cost a fifth of the
-    worker's CPU)."""
+    """The stored window (packed, or a plain dict as written before packing), parsed and validated in one pass
+    by pydantic's JSON reader (a busy issuer's window is tens of KB, read by every purchase: through
+    ``json.loads`` and ``model_validate`` it cost a fifth of the worker's CPU)."""
     if isinstance(stored, dict):
         return ClusterState.model_validate(stored)
     window = WINDOWS.get(stored)

@@ -40,8 +40,8 @@ def filing_identity(doc: dict[str, Any]) -> str:
 
 
 def identity(filing: Filing) -> str:
-    """The idempotency key of a parsed filing (the filings topic's key): as :func:`filing_identity`."""
-    return filing.accession_number or f"sha256:{filing.raw_sha256}"
+    """The idempotency key of a parsed filing (the filings topic's key)."""
+    return filing_identity({"accession_number": filing.accession_number, "raw_sha256": filing.raw_sha256})
 
 
 @dataclass(frozen=True, slots=True)
