@@ -50,6 +50,7 @@ from streams.health import is_ready, wait_ready  # noqa: E402
 from streams.holdings import apply  # noqa: E402
 from streams.models import DeadLetter, RawFilingEvent  # noqa: E402
 from streams.parse.sgml import looks_like_submission, unwrap_submission  # noqa: E402
+from streams.placement import raw_partition  # noqa: E402
 from streams.process import Source, identity, is_duplicate, process_filing, read_event  # noqa: E402
 from streams.records import holding_key_string  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -101,9 +102,11 @@ def envelopes(count: int, run: int, scenario: str = "spread") -> list[tuple[byte
 async def produce(
     bootstrap: str, topic: str, items: list[tuple[bytes, bytes]], rate: float | None
 ) -> dict[str, float]:
-    """Send; returns accession -> wall-clock send time (ms). With a rate, paces the sends."""
+    """Send, each filing to its issuer's partition as the ingesters do (``streams.placement``); returns
+    accession -> wall-clock send time (ms). With a rate, paces the sends."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024)
     await producer.start()
+    partitions = len(await producer.partitions_for(topic))
     sent: dict[str, float] = {}
     start = time.monotonic()
     try:
@@ -114,7 +117,8 @@ async def produce(
                 if delay > 0:
                     await asyncio.sleep(delay)
             sent[key.decode()] = time.time() * 1000
-            futures.append(await producer.send(topic, key=key, value=value))
+            partition = raw_partition(value, partitions)
+            futures.append(await producer.send(topic, key=key, value=value, partition=partition))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

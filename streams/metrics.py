@@ -51,6 +51,13 @@ class PipelineMetrics:
         self.transactions = Counter(
             "form4_transactions_published", "Transaction records published (one per row)", registry=r
         )
+        self.placement = Counter(
+            "form4_raw_placement",
+            "Filings parsed from form4.raw: processed in place (on their issuer's partition, as our ingesters "
+            "send them) or sent on through the by-issuer topic (another producer's partitioning)",
+            ["path"],
+            registry=r,
+        )
         self.holdings = Counter("form4_holdings_updated", "Holding lines changed", registry=r)
         self.dead_letters = Counter(
             "form4_dead_letters", "Dead letters, by reason code", ["reason"], registry=r

@@ -111,13 +111,16 @@ class Settings(BaseSettings):
         description="Longest a worker's fetch waits for records, in seconds. Kafka answers as soon as a record "
         "arrives; Tansu holds each fetch this long, adding up to it to every hop (Faust's own value: 1.5 s).",
     )
-    producer_max_batch_size: int | None = Field(
-        None,
+    producer_max_batch_size: int = Field(
+        256 * 1024,
         ge=1,
-        description="Producer batch size limit in bytes; unset = the aiokafka default (16 KiB). Leave it unset: "
-        "one record per batch (1) was once a test workaround for Tansu's short ListOffsets answer "
-        "(streaming-notes §5.4); recovery now reads changelogs to the high watermark a Fetch reports, and a "
-        "batch size of 1 costs about a third of the throughput.",
+        le=1_000_000,
+        description="Producer batch size limit in bytes (per partition; a larger record goes alone). 256 KiB: "
+        "aiokafka's 16 KiB default held one filing or five records, and a batch costs the producer as much as "
+        "its records (about a tenth of the worker's CPU in bench/pipeline.py). At most 1,000,000: Kafka refuses "
+        "a batch over its 1 MB message.max.bytes. A batch size of 1 was once a test workaround for Tansu's "
+        "short ListOffsets answer (streaming-notes §5.4); recovery now reads changelogs to the high watermark a "
+        "Fetch reports.",
     )
     fault: str | None = Field(
         None,
@@ -530,8 +533,7 @@ def faust_app_kwargs(settings: Settings) -> dict[str, Any]:
     credentials = faust_broker_credentials(settings)
     if credentials is not None:
         kwargs["broker_credentials"] = credentials
-    if settings.producer_max_batch_size is not None:
-        kwargs["producer_max_batch_size"] = settings.producer_max_batch_size
+    kwargs["producer_max_batch_size"] = settings.producer_max_batch_size
     from streams.logs import logging_config
 
     # Ours in both formats: one line per record, repeated library warnings rate-limited (streams/logs.py).

@@ -98,9 +98,11 @@ async def produce(
     *,
     headers: Sequence[Headers | None] | None = None,
     partition: int | None = None,
+    partitions: Sequence[int | None] | None = None,
     **producer_options: Any,
 ) -> list[Any]:
     """Send ``values`` (with ``keys``/``headers`` if given) to ``topic``; returns each record's RecordMetadata.
+    ``partition`` sends every record there, ``partitions`` gives each its own (None: by key).
 
     Records are sent in order and all awaited, so per-key order on the broker is the order of ``values``.
     """
@@ -110,6 +112,8 @@ async def produce(
         raise ValueError(f"{len(keys)} keys for {len(values)} values")
     if headers is not None and len(headers) != len(values):
         raise ValueError(f"{len(headers)} header lists for {len(values)} values")
+    if partitions is not None and (len(partitions) != len(values) or partition is not None):
+        raise ValueError("partitions: one per value, and not with partition")
     producer_options.setdefault("linger_ms", 5)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(bootstrap), **producer_options)
     await producer.start()
@@ -120,7 +124,7 @@ async def produce(
                 value=_to_bytes(value),
                 key=_to_bytes(keys[i]) if keys is not None else None,
                 headers=list(headers[i] or ()) if headers is not None else None,
-                partition=partition,
+                partition=partitions[i] if partitions is not None else partition,
             )
             for i, value in enumerate(values)
         ]

@@ -351,7 +351,7 @@ def test_worker_environment_builds_valid_settings_for_a_container(
     # Real-Kafka consumer-group timing, and no Tansu-only test workaround.
     assert settings.session_timeout >= 10
     assert settings.heartbeat_interval <= settings.session_timeout / 3
-    assert settings.producer_max_batch_size is None
+    assert settings.producer_max_batch_size == Settings.model_fields["producer_max_batch_size"].default
     assert settings.replication_factor == 1  # one broker
     assert (settings.log_level, settings.log_format) == ("info", "json")
 

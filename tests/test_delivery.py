@@ -10,10 +10,11 @@ import re
 import signal
 import time
 import urllib.request
+import zlib
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,6 +23,7 @@ from streams.drift import drift
 from streams.models import RawFilingEvent
 from streams.parse import parse_filing
 from streams.parse.sgml import unwrap_submission
+from streams.placement import raw_partition
 from streams.settings import Settings
 from tests.broker import consume_all, produce, unique_name, wait_for
 from tests.large_filing import largest_legal_filing
@@ -329,3 +331,84 @@ async def test_rocksdb_state_is_read_from_each_events_own_partition(broker: Embe
         k: json.loads(v) for k, v in want["alerts"].items()
     }
     await table_equals(worker, expected_lines(want))
+
+
+async def test_filings_on_and_off_their_issuers_partition_meet_on_one_state_through_a_kill_nine(  # type: ignore[no-untyped-def]
+    broker: EmbeddedBroker, workers
+) -> None:
+    """Our ingesters send a filing to its issuer's partition of form4.raw, where the worker processes it with
+    no by-issuer hop; another producer's filing lands anywhere and goes through the hop. 120 filings of 20+
+    issuers, each sent once on its issuer's partition and once off it (half of them placed first), with a
+    kill -9 of the RocksDB worker between the rounds: each filing is published once (the second copy, by
+    either path, is a duplicate), every record and alert is what the pure steps compute, the by-issuer topic
+    carries the misplaced copies only, and the worker counts both paths."""
+    prefix = unique_name("placed")
+    worker = workers(prefix, store="rocksdb://")
+    await worker.ready()
+    values, _ = spread(120)
+    want = expected_outputs(values)
+    keys = [json.loads(v)["accession_number"].encode() for v in values]  # as the ingesters key them
+    placed = [raw_partition(v, 4) for v in values]
+    assert None not in placed and len(set(placed)) == 4
+    off = [(p + 1 + n % 3) % 4 for n, p in enumerate(cast(list[int], placed))]  # any other partition
+    first = [placed[n] if n % 2 == 0 else off[n] for n in range(len(values))]
+    second = [off[n] if n % 2 == 0 else placed[n] for n in range(len(values))]
+    raw = f"{prefix}.raw"
+
+    await produce(broker.bootstrap, raw, values, keys=keys, partitions=first)
+    await wait_for(
+        lambda: _at_least(broker.bootstrap, f"{prefix}.filings", 60),
+        timeout=180,
+        interval=0.2,
+        message=worker.log_tail,
+    )
+    worker.stop(signal.SIGKILL)
+    worker.start()
+    await worker.ready()
+    await produce(broker.bootstrap, raw, values, keys=keys, partitions=second)
+    await wait_for(
+        lambda: _placement(worker, "in_place") >= 60 and _placement(worker, "by_issuer_topic") >= 60,
+        timeout=180,
+        interval=0.5,
+        message=worker.log_tail,
+    )
+
+    filings = await consume_all(
+        broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=180, distinct_keys=True
+    )
+    assert {r.key.decode() for r in filings} == set(want["filings"])
+    transactions = await consume_all(
+        broker.bootstrap, f"{prefix}.transactions", len(want["records"]), timeout=120, distinct_keys=True
+    )
+    assert {r.key.decode(): json.loads(r.value) for r in transactions} == {
+        k: json.loads(v) for k, v in want["records"].items()
+    }
+    alerts = await consume_all(
+        broker.bootstrap,
+        f"{prefix}.alerts",
+        len(want["alerts"]),
+        timeout=120,
+        distinct_keys=True,
+        extra_wait=2.0,
+    )
+    assert {r.key.decode(): json.loads(r.value) for r in alerts} == {
+        k: json.loads(v) for k, v in want["alerts"].items()
+    }
+    hopped = await consume_all(
+        broker.bootstrap,
+        f"{Settings(topic_prefix=prefix).app_id}-filings-by-issuer",
+        None,
+        timeout=30,
+        quiet=1.0,
+    )
+    # Each filing's misplaced copy went through the hop (a redelivery after the kill may send one again).
+    assert {json.loads(zlib.decompress(r.value))["accession_number"].encode() for r in hopped} == set(keys)
+    assert await count(broker.bootstrap, f"{prefix}.dlq") == 0
+    await table_equals(worker, expected_lines(want))
+
+
+def _placement(worker: Any, path: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    prefix = f'form4_raw_placement_total{{path="{path}"}} '
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))

@@ -31,7 +31,7 @@ def test_defaults() -> None:
     assert (s.topic_prefix, s.partitions, s.replication_factor) == ("form4", 4, 1)
     assert s.processing_guarantee == "at_least_once"
     assert (s.session_timeout, s.heartbeat_interval, s.rebalance_timeout) == (6.0, 1.0, 10.0)
-    assert (s.producer_linger, s.producer_max_batch_size) == (0.01, None)
+    assert (s.producer_linger, s.producer_max_batch_size) == (0.01, 256 * 1024)
     assert s.table_standby_replicas == 1
     assert s.rules_file is None
     assert s.max_filing_bytes == 5 * 1024 * 1024
@@ -100,6 +100,7 @@ def test_an_edgar_rate_limit_outside_0_to_10_is_rejected_clearly(
         ("topic_prefix", "bad prefix", "topic prefix 'bad prefix' is invalid"),
         ("partitions", 0, "greater than or equal to 1"),
         ("producer_max_batch_size", 0, "greater than or equal to 1"),
+        ("producer_max_batch_size", 1_048_589, "less than or equal to 1000000"),  # Kafka would refuse it
         ("log_format", "xml", "'text' or 'json'"),
         ("edgar_base_url", "www.sec.gov", "must start with https://"),
     ],
@@ -137,7 +138,7 @@ def test_faust_app_kwargs_are_all_faust_settings() -> None:
     for settings in (Settings(), Settings(producer_max_batch_size=1)):
         unknown = set(faust_app_kwargs(settings)) - set(FaustSettings.SETTINGS) - {"env"}
         assert not unknown, f"faust.App silently ignores unknown settings: {unknown}"
-    assert "producer_max_batch_size" not in faust_app_kwargs(Settings())
+    assert faust_app_kwargs(Settings())["producer_max_batch_size"] == 256 * 1024
 
 
 def test_faust_app_conf_reflects_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -188,5 +189,5 @@ def test_faust_defaults_follow_the_tansu_recommendations() -> None:
     assert conf.broker_heartbeat_interval == 1.0
     assert conf.broker_rebalance_timeout == 10.0
     assert conf.producer_linger == 0.01
-    assert conf.producer_max_batch_size == 16384  # aiokafka's default: batch size 1 is for tests only
+    assert conf.producer_max_batch_size == 256 * 1024  # the setting reaches Faust: its producer batches 256 KiB
     assert conf.web_bind == "127.0.0.1"  # loopback unless told otherwise

@@ -1,25 +1,29 @@
 """The agents: thin loops that move data between topics and tables; the work is in ``streams.process``.
 
-    form4.raw ──parse──▶ (by issuer) ──process──▶ form4.filings, form4.transactions, form4.alerts
-        │                                 └──────▶ (by owner) ──holdings──▶ owner-state, form4.holdings
+    form4.raw ──parse──┬─(on its issuer's partition: in place)──────┐
+        │              └─▶ (by issuer) ──process──┬─────────────────┴─▶ form4.filings, form4.transactions,
+        │                                         │                     form4.alerts
+        │                                         └──▶ (by owner) ──holdings──▶ owner-state, form4.holdings
         └──────────────▶ form4.dlq
 
-The by-issuer hop carries each parsed filing deflated; the by-owner hop carries a batch's holding candidates as
-one deflated message per owner partition (each item names its owner).
+A filing on the raw partition of its issuer (where our ingesters send it: ``streams.placement``) is processed by
+the parse agent itself, against the issuer table; any other is sent on the by-issuer hop, deflated. The two
+agents' batches that use the issuer table run one at a time. The by-owner hop carries a batch's holding
+candidates as one deflated message per owner partition (each item names its owner).
 
-Every event ends as its outputs or as exactly one dead letter. Events are taken in small batches: the pure
-work of a batch runs in a worker thread (so heartbeats, the web server and the other agents keep going while a
-5 MB filing is parsed), each event's state writes are staged — later events of the batch read through them —
-then every output of the batch is sent and acknowledged by the broker, and only then are the writes applied to
-the table: per partition, one journal for the batch and each key once with its last value, in the context of
-the partition's last event (the changelog partition). A kill -9 at any moment leaves either no writes (the
-events come back and are processed afresh) or outputs without their state (the events come back and republish
-the same keys): never a "done" marker without its outputs (streaming-notes §9).
+Every event ends as its outputs or as exactly one dead letter. Events are taken in small batches: each event's
+state writes are staged — later events of the batch read through them — then every output of the batch is
+sent and acknowledged by the broker, and only then are the writes applied to the table: per partition, one
+journal for the batch and each key once with its last value, in the context of the partition's last event (the
+changelog partition), their changelog records sent by us (``TableState``). A kill -9 at any moment leaves
+either no writes (the events come back and are processed afresh) or outputs without their state (the events
+come back and republish the same keys): never a "done" marker without its outputs (streaming-notes §9).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -63,7 +67,7 @@ from streams.process import (
 )
 from streams.records import holding_key_string
 from streams.settings import Settings
-from streams.state import Staged, journal
+from streams.state import BatchReads, Staged, journal
 
 log = logging.getLogger("streams.app")
 
@@ -74,6 +78,11 @@ _PARTITIONER = DefaultPartitioner()
 #: Events per batch, and how long a batch waits to fill: one broker round trip serves the whole batch.
 BATCH_EVENTS = 50
 BATCH_WAIT_SECONDS = 0.02
+#: A batch holding a value larger than this (bytes as received) is prepared in a worker thread, not on the loop.
+INLINE_MAX_BYTES = 64 * 1024
+#: How long events are prepared on the loop before it is given back to the other tasks (heartbeats, fetches,
+#: the web server); a yield per event cost more than the work between.
+INLINE_SLICE_SECONDS = 0.01
 
 
 FILING_HEADERS = output_headers(Filing)
@@ -164,14 +173,45 @@ class Pipeline:
         self.large = settings.filing_message_max_bytes
         self._journal_generation: int | None = None
         self._journals_replayed: set[tuple[str, int]] = set()
+        self._issuer_lock = asyncio.Lock()
+        self._in_place: frozenset[int] = frozenset()  # raw partitions whose filings are processed in place
 
     async def run(
         self, events: Sequence[Any], prepare: Callable[[Any, Staged], Step], table: TableState | None
     ) -> None:
-        """Prepare every event (in a thread), send and await all outputs, dead-letter refusals, apply state."""
+        """Prepare every event, send and await all outputs, dead-letter refusals, apply state. Batches that use
+        the issuer table run one at a time: the raw stage's (filings processed in place) and the by-issuer
+        stage's read and write the same keys."""
+        if table is self.issuer_state:
+            async with self._issuer_lock:
+                await self._run(events, prepare, table)
+        else:
+            await self._run(events, prepare, table)
+
+    def in_place_table(self) -> TableState | None:
+        """The issuer table when this worker processes filings where they land on form4.raw (placement): the raw
+        topic has as many partitions as the by-issuer topic and this worker holds both sides of a partition
+        (Faust's assignor gives partition N of topics of one partition count to one worker). Read per batch, so
+        a rebalance is seen before the next batch."""
+        consumer = self.publisher.app.consumer
+        raw = self.channels.raw.get_topic_name()
+        if consumer.topic_partitions(raw) != self.settings.partitions:
+            self._in_place = frozenset()
+        else:
+            by_issuer = self.channels.by_issuer.get_topic_name()
+            assigned = consumer.assignment()
+            self._in_place = frozenset(tp.partition for tp in assigned if tp.topic == raw) & frozenset(
+                tp.partition for tp in assigned if tp.topic == by_issuer
+            )
+        return self.issuer_state if self._in_place else None
+
+    async def _run(
+        self, events: Sequence[Any], prepare: Callable[[Any, Staged], Step], table: TableState | None
+    ) -> None:
         if table is not None:
             self._replay_journals(events, table)
-        steps = await asyncio.to_thread(self._prepare_all, events, prepare, table)
+            await asyncio.shield(self._send_changelog(table))
+        steps = await self._prepare_all(events, prepare, table)
         sent = [
             (step, [await self.publisher.send(m) for m in step.messages])
             for step in steps
@@ -209,11 +249,40 @@ class Pipeline:
                     _apply(group, table)
                 finally:
                     _current_event.reset(token)
+            await asyncio.shield(self._send_changelog(table))
         for step in steps:
             if step.refusal is None and step.done is not None:
                 step.done()
         if table is not None and any(step.staged is not None for step in steps):
             faults.reach("state_applied")
+
+    async def _send_changelog(self, table: TableState) -> None:
+        """The table's queued changelog records, in order (the journal before the writes it covers), without
+        waiting for the broker: as Faust's own table writes, a commit flushes the producer first. Shielded
+        from cancellation, so a stop never leaves the store ahead of a changelog cut in the middle."""
+        last: dict[int, Any] = {}
+        for partition, key, value in table.take_changelog():
+            message = Message(table.changelog_topic, key, value, self.small, [], partition)
+            last[partition] = await self.publisher.send(message)
+        for partition, future in last.items():
+            future.add_done_callback(functools.partial(self._changelog_sent, table, partition))
+
+    @staticmethod
+    def _changelog_sent(table: TableState, partition: int, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            return
+        if (exc := future.exception()) is not None:
+            log.error(
+                "%s partition %d: the broker refused a changelog write (%r): this worker's store has it, the "
+                "changelog does not, so a standby or a restart would rebuild the table without it; check the "
+                "broker's logs and the topic's limits",
+                table.name,
+                partition,
+                exc,
+                extra={"table": table.name, "partition": partition},
+            )
+            return
+        table.persisted(partition, future.result().offset)
 
     def _hop_messages(self, steps: Sequence[Step]) -> list[tuple[Message, list[Step]]]:
         """The batch's holding candidates on the by-owner hop: one deflated message per owner partition (more
@@ -273,75 +342,110 @@ class Pipeline:
                     extra={"table": table.name, "partition": partition},
                 )
 
-    def _prepare_all(
+    async def _prepare_all(
         self, events: Sequence[Any], prepare: Callable[[Any, Staged], Step], table: TableState | None
     ) -> list[Step]:
         """Each event against the state the events before it in the batch leave (their staged writes).
 
-        Each event is made Faust's current event while it is prepared: the RocksDB store reads a key from the
+        On the event loop, yielding every ``INLINE_SLICE_SECONDS`` (events take a few milliseconds each), unless the batch holds a value
+        over ``INLINE_MAX_BYTES``: then in a worker thread, so a 5 MB filing never stops heartbeats or the web
+        server. The thread costs more than the work it moves for ordinary filings (the loop and the thread take
+        the interpreter from each other): a tenth of the worker's CPU in bench/pipeline.py."""
+        reads = BatchReads(table.get if table is not None else _no_state)
+        if any(len(event.value or b"") > INLINE_MAX_BYTES for event in events):
+            return await asyncio.to_thread(lambda: [self._prepare_one(e, prepare, reads) for e in events])
+        steps = []
+        resumed = time.perf_counter()
+        for event in events:
+            steps.append(self._prepare_one(event, prepare, reads))
+            if time.perf_counter() - resumed > INLINE_SLICE_SECONDS:
+                await asyncio.sleep(0)
+                resumed = time.perf_counter()
+        return steps
+
+    def _prepare_one(self, event: Any, prepare: Callable[[Any, Staged], Step], reads: BatchReads) -> Step:
+        """One event's step; its writes join ``reads`` for the events after it.
+
+        The event is made Faust's current event while it is prepared: the RocksDB store reads a key from the
         current event's partition, and with none only from the partitions it has opened so far (after a
         restart, not necessarily all of them)."""
-        steps = []
-        read: Callable[[str], Any] = table.get if table is not None else (lambda key: None)
-        for event in events:
-            staged = Staged(read)
-            token = _current_event.set(weakref.ref(event))
-            try:
-                step = prepare(event, staged)
-                for m in step.messages:
-                    if m.size > m.limit:
-                        raise OutputError(
-                            "output_too_large",
-                            f"a message for {m.topic} would be {m.size} bytes, over its limit of {m.limit}",
-                        )
-            except OutputError as exc:
-                step = Step(event, refusal=_refusal(event, exc.reason, exc.message, "OutputError"))
-            except Exception as exc:  # a bug: neither stop the agent nor drop the event
-                m = event.message
-                log.exception("internal error on %s[%s]@%s", m.topic, m.partition, m.offset)
-                step = Step(
-                    event,
-                    refusal=_refusal(
-                        event, "internal_error", f"{type(exc).__name__}: {exc}", type(exc).__name__
-                    ),
-                )
-            finally:
-                _current_event.reset(token)
-            if step.staged is not None:
-                read = step.staged.get
-            steps.append(step)
-        return steps
+        staged = Staged(reads.get)
+        token = _current_event.set(weakref.ref(event))
+        try:
+            step = prepare(event, staged)
+            for m in step.messages:
+                if m.size > m.limit:
+                    raise OutputError(
+                        "output_too_large",
+                        f"a message for {m.topic} would be {m.size} bytes, over its limit of {m.limit}",
+                    )
+        except OutputError as exc:
+            step = Step(event, refusal=_refusal(event, exc.reason, exc.message, "OutputError"))
+        except Exception as exc:  # a bug: neither stop the agent nor drop the event
+            m = event.message
+            log.exception("internal error on %s[%s]@%s", m.topic, m.partition, m.offset)
+            step = Step(
+                event,
+                refusal=_refusal(event, "internal_error", f"{type(exc).__name__}: {exc}", type(exc).__name__),
+            )
+        finally:
+            _current_event.reset(token)
+        if step.staged is not None:
+            reads.add(step.staged)
+        return step
 
     # --- form4.raw -> by issuer -------------------------------------------------------------------------------
     def parse(self, event: Any, staged: Staged) -> Step:
+        """A filing or seed on its issuer's partition is processed here (placement); any other goes to the
+        by-issuer topic (a filing deflated), to be processed where its issuer's state is."""
         m = event.message
         outcome = read_event(event.value, _source(event), self.settings.max_filing_bytes)
         if isinstance(outcome, DeadLetter):
             return Step(event, refusal=outcome)
-        headers = [("raw.timestamp", f"{m.timestamp:.3f}".encode())]
         topic = self.channels.by_issuer.get_topic_name()
-        value = outcome.model_dump_json().encode()
         if isinstance(outcome, HistorySeed):  # to its issuer's partition, like a filing; a small message
             key = outcome.issuer_cik.encode()
-            return Step(event, [Message(topic, key, value, self.small, [*headers, *SEED_HEADERS])])
+            if self._in_place_for(event, topic, key):
+                return self._seed(event, outcome, staged)
+            value = outcome.model_dump_json().encode()
+            headers = [("raw.timestamp", f"{m.timestamp:.3f}".encode()), *SEED_HEADERS]
+            return Step(event, [Message(topic, key, value, self.small, headers)])
+        value = outcome.model_dump_json().encode()
         output = self._filing_message(outcome, value)
         if output.size > output.limit:  # checked here, where it is whole: the hop carries it deflated
             raise OutputError(
                 "output_too_large",
                 f"a message for {output.topic} would be {output.size} bytes, over its limit of {output.limit}",
             )
-        form = outcome.document_type
-        message = Message(
-            topic, outcome.issuer.cik.encode(), zlib.compress(value, 1), self.large, [*headers, DEFLATED]
-        )
-        return Step(event, [message], done=lambda: self.metrics.filings.labels(form).inc())
+        parsed = self.metrics.filings.labels(outcome.document_type).inc
+        key = outcome.issuer.cik.encode()
+        if self._in_place_for(event, topic, key):
+            self.metrics.placement.labels("in_place").inc()
+            step = self._process(event, outcome, value, staged, m.timestamp)
+            step.done = _then(parsed, step.done)
+            return step
+        self.metrics.placement.labels("by_issuer_topic").inc()
+        headers = [("raw.timestamp", f"{m.timestamp:.3f}".encode()), DEFLATED]
+        return Step(event, [Message(topic, key, zlib.compress(value, 1), self.large, headers)], done=parsed)
+
+    def _in_place_for(self, event: Any, topic: str, issuer_key: bytes) -> bool:
+        """Whether a raw event is on the partition of its issuer, held here (``in_place_table``)."""
+        partition = event.message.partition
+        return partition in self._in_place and self._partition_of(topic, issuer_key) == partition
 
     # --- by issuer -> outputs, holding candidates by owner ------------------------------------------------------
     def process(self, event: Any, staged: Staged) -> Step:
         if is_seed_value(event.value):
-            return self.seed(event, staged)
+            return self._seed(event, HistorySeed.model_validate_json(event.value), staged)
         value = _inflated(event, self.large)
         filing = Filing.model_validate_json(value)
+        raw_ts = _header(event, "raw.timestamp")
+        return self._process(event, filing, value, staged, float(raw_ts) if raw_ts else None)
+
+    def _process(
+        self, event: Any, filing: Filing, value: bytes, staged: Staged, raw_ts: float | None
+    ) -> Step:
+        """A filing on its issuer's partition (``value``: its JSON); ``raw_ts``: when it reached form4.raw."""
         if is_duplicate(filing, staged):
             who = identity(filing)  # the filings topic's key
             log.info("duplicate %s skipped", who, extra={"accession": who})
@@ -355,13 +459,13 @@ class Pipeline:
                 *self._revision_messages(records, out.alerts, out.withdrawn),
             ],
             staged,
-            done=lambda: self._observe(event, filing, out, len(records)),
+            done=lambda: self._observe(raw_ts, filing, out, len(records)),
             hop=self._hop(out),
         )
 
-    def seed(self, event: Any, staged: Staged) -> Step:
+    def _seed(self, event: Any, seed: HistorySeed, staged: Staged) -> Step:
         """A history seed: its histories merged into the ``hist`` state; nothing is published."""
-        out = process_seed(HistorySeed.model_validate_json(event.value), staged, self.rules)
+        out = process_seed(seed, staged, self.rules)
         messages = self._revision_messages(out.revision.records, out.revision.alerts, out.revision.withdrawn)
         return Step(event, messages, None if out.duplicate else staged, done=lambda: self._observe_seed(out))
 
@@ -407,14 +511,13 @@ class Pipeline:
         ]
         return messages
 
-    def _observe(self, event: Any, filing: Filing, out: Outputs, published: int) -> None:
+    def _observe(self, raw_ts: float | None, filing: Filing, out: Outputs, published: int) -> None:
         self.metrics.transactions.inc(published)
         self.metrics.revised.inc(len(out.revised))
         for alert in out.alerts:
             self.metrics.alerts.labels(alert.rule).inc()
-        raw_ts = _header(event, "raw.timestamp")
         if raw_ts:
-            self.metrics.latency.observe(max(0.0, time.time() - float(raw_ts)))
+            self.metrics.latency.observe(max(0.0, time.time() - raw_ts))
         log.info(
             "filing %s of %s: %d records, %d alerts",
             filing.accession_number or filing.raw_sha256,
@@ -490,6 +593,19 @@ class _HopChunk:
         return zlib.compress(b"[" + b",".join(self.items) + b"]", 1)
 
 
+def _then(first: Callable[[], Any], second: Callable[[], Any] | None) -> Callable[[], None]:
+    def both() -> None:
+        first()
+        if second is not None:
+            second()
+
+    return both
+
+
+def _no_state(key: str) -> None:
+    return None
+
+
 def _by_partition(steps: Iterable[Step]) -> list[list[Step]]:
     """Steps with writes grouped by their event's partition (the changelog partition), in batch order."""
     groups: dict[int, list[Step]] = {}
@@ -530,7 +646,7 @@ def declare_agents(app: faust.App, pipeline: Pipeline) -> tuple[Any, ...]:
     async def parse(stream: faust.StreamT) -> None:
         """Raw bytes to a Filing on the by-issuer topic, or a dead letter."""
         async for events in batches(stream):
-            await pipeline.run(events, pipeline.parse, None)
+            await pipeline.run(events, pipeline.parse, pipeline.in_place_table())
 
     @app.agent(channels.by_issuer)
     async def process(stream: faust.StreamT) -> None:

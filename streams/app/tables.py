@@ -14,27 +14,58 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.streams import current_event
+from faust.types import TP
 
 from streams.settings import Settings
 
 
 class TableState:
-    """The State port over a Faust table with bytes keys: what the pure steps read and the agents write."""
+    """The State port over a Faust table with bytes keys: what the pure steps read and the agents write.
+
+    A write goes to the local store at once and its changelog record (the key, the value as Faust encodes it or
+    a tombstone, the current event's partition: what Faust itself would send) waits in ``changelog`` for the
+    agent to send with its own producer path. Faust's per-key ``send_soon`` (a future message, a buffer, a
+    callback each) cost twice the send itself; the agent also keeps the store's persisted offsets, as Faust's
+    callback did (``persisted``)."""
 
     def __init__(self, table: Any) -> None:
         self.table = table
         self.name: str = table.name
+        self.changelog: list[tuple[int, bytes, bytes | None]] = []
+
+    @property
+    def changelog_topic(self) -> str:
+        return str(self.table.changelog_topic.get_topic_name())
 
     def get(self, key: str) -> Any | None:
         return self.table.get(key.encode())
 
     def put(self, key: str, value: Any | None) -> None:
+        """Set ``key`` in the store (``None`` deletes it) in the current event's partition; queue its record."""
+        event = current_event()
+        if event is None:
+            raise RuntimeError(f"a write to {self.name} outside of an event: no partition to write it to")
         k = key.encode()
+        store = self.table.data
         if value is None:
-            if self.table.get(k) is not None:
-                del self.table[k]
+            if self.table.get(k) is None:
+                return
+            del store[k]
+            encoded = None
         else:
-            self.table[k] = value
+            store[k] = value
+            encoded, _ = self.table.changelog_topic.prepare_value(value, self.table.value_serializer)
+        self.changelog.append((event.message.partition, k, encoded))
+
+    def take_changelog(self) -> list[tuple[int, bytes, bytes | None]]:
+        records, self.changelog = self.changelog, []
+        return records
+
+    def persisted(self, partition: int, offset: int) -> None:
+        """The changelog holds this partition's records up to ``offset``: what a RocksDB store remembers so a
+        restart reads the changelog only past it (Faust's ``_on_changelog_sent``)."""
+        self.table.data.set_persisted_offset(TP(self.changelog_topic, partition), offset)
 
 
 @dataclass(frozen=True)

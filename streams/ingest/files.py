@@ -35,6 +35,7 @@ from streams.bounds import DEFAULT_MAX_ARCHIVE_MEMBERS
 from streams.models import DeadLetter
 from streams.parse import DEFAULT_MAX_BYTES, ParseError
 from streams.parse.sgml import looks_like_submission, unwrap_submission
+from streams.placement import raw_partition
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -337,7 +338,8 @@ async def publish_documents(
     on_published: Callable[[], object] | None = None,
     on_refused: Callable[[str, Refused], object] | None = None,
 ) -> tuple[int, int]:
-    """Send each document to ``raw_topic`` (keyed by accession) and each refusal to ``dlq_topic`` as it is
+    """Send each document to ``raw_topic`` (keyed by accession, on its issuer's partition: ``streams.placement``)
+    and each refusal to ``dlq_topic`` as it is
     read, with at most IN_FLIGHT_BYTES and IN_FLIGHT_DOCUMENTS sent and not yet acknowledged; returns (filings,
     dead letters) once the broker has them all. Memory holds a few documents whatever the input's size."""
     in_flight: deque[tuple[asyncio.Future[object], int]] = deque()
@@ -345,6 +347,7 @@ async def publish_documents(
     key: bytes | None
     for source, data in documents:
         filing = not isinstance(data, Refused)
+        partition = None
         if isinstance(data, Refused):
             topic, key = dlq_topic, source.encode()[-512:]
             value = refused_letter(source, data).model_dump_json().encode()
@@ -353,8 +356,9 @@ async def publish_documents(
                 on_refused(source, data)
         else:
             topic, key, value = raw_topic, accession_key(data), data
+            partition = raw_partition(data, len(await producer.partitions_for(raw_topic)))
             published += 1
-        in_flight.append((await producer.send(topic, value=value, key=key), len(value)))
+        in_flight.append((await producer.send(topic, value=value, key=key, partition=partition), len(value)))
         held += len(value)
         del data, value  # the producer has its copy
         while in_flight and (held > IN_FLIGHT_BYTES or len(in_flight) > IN_FLIGHT_DOCUMENTS):

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from streams.ingest.state import IngestState, Item
 from streams.kafka_io import start_client
 from streams.models import DeadLetter, RawFilingEvent
+from streams.placement import raw_partition
 from streams.topics import bootstrap_servers
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class RawPublisher:
         await self._producer.stop()
 
     async def publish(self, item: Item, document: bytes) -> tuple[int, int]:
-        """Send the filing; returns (partition, offset) once the broker has it."""
+        """Send the filing to its issuer's partition (``streams.placement``), keyed by accession number; returns
+        (partition, offset) once the broker has it."""
         event = RawFilingEvent.for_document(
             document,
             accession_number=item.accession_number,
@@ -72,10 +74,12 @@ class RawPublisher:
         ]
         if item.form_type:
             headers.append(("form_type", item.form_type.encode()))
+        partitions = await self._producer.partitions_for(self.raw_topic)
         meta = await self._producer.send_and_wait(
             self.raw_topic,
             value=event.model_dump_json(exclude_none=True).encode(),
             key=item.accession_number.encode(),
+            partition=raw_partition(document, len(partitions)),
             headers=headers,
         )
         return meta.partition, meta.offset
