@@ -189,5 +189,7 @@ def test_faust_defaults_follow_the_tansu_recommendations() -> None:
     assert conf.broker_heartbeat_interval == 1.0
     assert conf.broker_rebalance_timeout == 10.0
     assert conf.producer_linger == 0.01
-    assert conf.producer_max_batch_size == 256 * 1024  # the setting reaches Faust: its producer batches 256 KiB
+    assert (
+        conf.producer_max_batch_size == 256 * 1024
+    )  # the setting reaches Faust: its producer batches 256 KiB
     assert conf.web_bind == "127.0.0.1"  # loopback unless told otherwise
