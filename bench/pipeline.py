@@ -1,7 +1,7 @@
 """Pipeline throughput and latency on the embedded broker, with a plain-aiokafka reference side by side.
 
     .venv/bin/python bench/pipeline.py [--filings 3000] [--rate 50] [--seconds 20] [--json]
-        [--workers 1] [--partitions 4] [--standby-replicas N]
+        [--workers 1] [--partitions 4] [--standby-replicas N] [--by-key]
 
 1. Throughput: N distinct filings (the bundled samples' XML, each sent under its own accession number in a JSON
    envelope) are produced as fast as possible to form4.raw; the figure is N / (last output record's broker
@@ -100,10 +100,11 @@ def envelopes(count: int, run: int, scenario: str = "spread") -> list[tuple[byte
 
 
 async def produce(
-    bootstrap: str, topic: str, items: list[tuple[bytes, bytes]], rate: float | None
+    bootstrap: str, topic: str, items: list[tuple[bytes, bytes]], rate: float | None, *, placed: bool = True
 ) -> dict[str, float]:
-    """Send, each filing to its issuer's partition as the ingesters do (``streams.placement``); returns
-    accession -> wall-clock send time (ms). With a rate, paces the sends."""
+    """Send, each filing to its issuer's partition as the ingesters do (``streams.placement``), or with
+    ``placed=False`` where its key hashes to (another producer); returns accession -> wall-clock send time (ms).
+    With a rate, paces the sends."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=8 * 1024 * 1024)
     await producer.start()
     partitions = len(await producer.partitions_for(topic))
@@ -117,7 +118,7 @@ async def produce(
                 if delay > 0:
                     await asyncio.sleep(delay)
             sent[key.decode()] = time.time() * 1000
-            partition = raw_partition(value, partitions)
+            partition = raw_partition(value, partitions) if placed else None
             futures.append(await producer.send(topic, key=key, value=value, partition=partition))
         await asyncio.gather(*futures)
     finally:
@@ -431,7 +432,7 @@ async def run_one(
             items = envelopes(count, run * 10 + (0 if mode == "throughput" else 1), scenario)
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             cpu_before["bench"] = time.process_time()
-            sent = await produce(broker.bootstrap, topics.raw, items, rate)
+            sent = await produce(broker.bootstrap, topics.raw, items, rate, placed=not args.by_key)
             seen = await drain(broker.bootstrap, topics, count, timeout=900)
             cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
             cpu_after["bench"] = time.process_time()
@@ -571,6 +572,12 @@ def main() -> None:
         type=int,
         default=None,
         help="FORM4_TABLE_STANDBY_REPLICAS for the workers (default: the setting's default)",
+    )
+    parser.add_argument(
+        "--by-key",
+        action="store_true",
+        help="send raw filings where their key (accession) hashes, as another producer would, not to their "
+        "issuer's partition as the ingesters do: every filing then takes the by-issuer hop",
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--pure", action="store_true", help="only time the pure steps, without Kafka")
