@@ -26,6 +26,7 @@ from streams.models import Filing
 from streams.parse import parse_filing
 from streams.process import Source, identity, process_filing, read_event
 from streams.records import holding_key_string
+from streams.settings import Settings
 from streams.state import DictState
 from tests.broker import consume_all, produce, unique_name, wait_for
 from tests.workers import WorkerProcess
@@ -281,3 +282,8 @@ async def test_two_workers_over_four_partitions_match_one(broker: EmbeddedBroker
     holdings = await consume_all(broker.bootstrap, f"{prefix}.holdings", None, timeout=60, quiet=2.0)
     want = expected_lines(expected)
     assert {k: without_previous(v) for k, v in latest_by_key(holdings).items()} == want
+    # Each filing was sent to its issuer's partition, so whichever worker holds that partition of form4.raw
+    # holds it of the by-issuer topic too and processed the filing in place: nothing took the hop (the worker
+    # that was not the group's leader once read no partition count and sent everything through it).
+    by_issuer = f"{Settings(topic_prefix=prefix).app_id}-filings-by-issuer"
+    assert await consume_all(broker.bootstrap, by_issuer, None, timeout=10, quiet=1.0) == []

@@ -189,20 +189,18 @@ class Pipeline:
             await self._run(events, prepare, table)
 
     def in_place_table(self) -> TableState | None:
-        """The issuer table when this worker processes filings where they land on form4.raw (placement): the raw
-        topic has as many partitions as the by-issuer topic and this worker holds both sides of a partition
-        (Faust's assignor gives partition N of topics of one partition count to one worker). Read per batch, so
-        a rebalance is seen before the next batch."""
-        consumer = self.publisher.app.consumer
+        """The issuer table when this worker holds partitions of both form4.raw and the by-issuer topic: a raw
+        event on partition N whose issuer's by-issuer partition is N too, held here, is processed in place
+        (``_in_place_for``), writing the table partition this worker is active for. Faust's assignor gives
+        partition N of topics with one partition count to one worker, so with as many raw partitions as
+        by-issuer ones (and filings placed by issuer) every filing is processed in place; with other counts
+        only those whose partitions happen to agree. Read per batch, so a rebalance is seen before the next."""
+        assigned = self.publisher.app.consumer.assignment()
         raw = self.channels.raw.get_topic_name()
-        if consumer.topic_partitions(raw) != self.settings.partitions:
-            self._in_place = frozenset()
-        else:
-            by_issuer = self.channels.by_issuer.get_topic_name()
-            assigned = consumer.assignment()
-            self._in_place = frozenset(tp.partition for tp in assigned if tp.topic == raw) & frozenset(
-                tp.partition for tp in assigned if tp.topic == by_issuer
-            )
+        by_issuer = self.channels.by_issuer.get_topic_name()
+        self._in_place = frozenset(tp.partition for tp in assigned if tp.topic == raw) & frozenset(
+            tp.partition for tp in assigned if tp.topic == by_issuer
+        )
         return self.issuer_state if self._in_place else None
 
     async def _run(
