@@ -3,6 +3,7 @@ and the pure event step the parse agent runs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -20,8 +21,9 @@ import pytest
 from streams.broker import EmbeddedBroker
 from streams.ingest.files import accession_key, iter_documents
 from streams.models import DeadLetter, Filing, RawFilingEvent
+from streams.placement import partition_for_key
 from streams.process import Source, read_event
-from tests.broker import unique_name
+from tests.broker import consume_all, unique_name
 from tests.fixtures_index import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +76,38 @@ def test_read_event_takes_an_envelope_or_the_bare_document() -> None:
     )
     refused = read_event(LRCX.read_bytes(), Source(), 100)
     assert isinstance(refused, DeadLetter) and refused.reason == "too_large"
+
+
+@pytest.mark.broker
+def test_ingest_files_sends_each_filing_to_its_issuers_partition(broker: EmbeddedBroker) -> None:
+    """The samples (20+ issuers, XML and EDGAR submissions) each land on their issuer's partition of form4.raw
+    (4 partitions), keyed by accession, so the worker processes every one in place."""
+    prefix = unique_name("placed")
+    env = {
+        **os.environ,
+        "FORM4_BROKER_URL": broker.url,
+        "FORM4_TOPIC_PREFIX": prefix,
+        "FORM4_PARTITIONS": "4",
+    }
+    ingest = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "ingest", "files", str(ROOT / "samples")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    samples = [p for p in (ROOT / "samples").iterdir() if p.suffix in (".xml", ".txt")]
+    records = asyncio.run(consume_all(broker.bootstrap, f"{prefix}.raw", len(samples), timeout=30))
+    partitions = []
+    for r in records:
+        outcome = read_event(r.value, Source(), 5 * 1024 * 1024)
+        assert isinstance(outcome, Filing)
+        assert r.key == accession_key(r.value)
+        assert r.partition == partition_for_key(outcome.issuer.cik.encode(), 4), r.key
+        partitions.append(r.partition)
+    assert len(partitions) == len(samples) and set(partitions) == {0, 1, 2, 3}
 
 
 @pytest.mark.broker

@@ -23,6 +23,9 @@ from pathlib import Path
 import pytest
 
 from streams.broker import EmbeddedBroker
+from streams.models import Filing
+from streams.placement import partition_for_key
+from streams.process import Source, read_event
 from tests.broker import Record, consume_all, unique_name, wait_for
 from tests.edgar_server import (
     USER_AGENT,
@@ -77,6 +80,18 @@ async def reveal_over_time(edgar: EdgarReplay, count: int, gap: float) -> list[S
     return revealed
 
 
+def assert_placed(records: list[Record]) -> None:
+    """Each filing on its issuer's partition of form4.raw (4 partitions), where the worker processes it in
+    place; the key stays the accession number."""
+    placed = []
+    for r in records:
+        outcome = read_event(r.value or b"", Source(), 5 * 1024 * 1024)
+        if isinstance(outcome, Filing):
+            assert r.partition == partition_for_key(outcome.issuer.cik.encode(), 4), r.key
+            placed.append(r.partition)
+    assert len(placed) > len(records) / 2 and len(set(placed)) > 1, placed
+
+
 def envelope(record: Record) -> dict[str, object]:
     assert record.value is not None
     value: dict[str, object] = json.loads(record.value)
@@ -112,6 +127,7 @@ async def test_live_feed_reaches_the_topic_within_the_poll_interval(
         assert event["acceptance_datetime"]
         body = event.get("document")
         assert isinstance(body, str) and body.encode() == s.body
+    assert_placed(records)
     assert_fair(edgar, 5)
     print(f"feed-to-topic latency (s): p50={latencies[len(latencies) // 2]:.2f} max={latencies[-1]:.2f}")
 

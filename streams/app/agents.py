@@ -345,10 +345,11 @@ class Pipeline:
     ) -> list[Step]:
         """Each event against the state the events before it in the batch leave (their staged writes).
 
-        On the event loop, yielding every ``INLINE_SLICE_SECONDS`` (events take a few milliseconds each), unless the batch holds a value
-        over ``INLINE_MAX_BYTES``: then in a worker thread, so a 5 MB filing never stops heartbeats or the web
-        server. The thread costs more than the work it moves for ordinary filings (the loop and the thread take
-        the interpreter from each other): a tenth of the worker's CPU in bench/pipeline.py."""
+        On the event loop, given back every ``INLINE_SLICE_SECONDS`` (events take a few milliseconds each),
+        unless the batch holds a value over ``INLINE_MAX_BYTES``: then in a worker thread, so a 5 MB filing
+        never stops heartbeats or the web server. For ordinary filings the thread cost more than the work it
+        moved (the loop and the thread take the interpreter from each other): a tenth of the worker's CPU in
+        bench/pipeline.py."""
         reads = BatchReads(table.get if table is not None else _no_state)
         if any(len(event.value or b"") > INLINE_MAX_BYTES for event in events):
             return await asyncio.to_thread(lambda: [self._prepare_one(e, prepare, reads) for e in events])

@@ -339,9 +339,9 @@ async def publish_documents(
     on_refused: Callable[[str, Refused], object] | None = None,
 ) -> tuple[int, int]:
     """Send each document to ``raw_topic`` (keyed by accession, on its issuer's partition: ``streams.placement``)
-    and each refusal to ``dlq_topic`` as it is
-    read, with at most IN_FLIGHT_BYTES and IN_FLIGHT_DOCUMENTS sent and not yet acknowledged; returns (filings,
-    dead letters) once the broker has them all. Memory holds a few documents whatever the input's size."""
+    and each refusal to ``dlq_topic`` as it is read, with at most IN_FLIGHT_BYTES and IN_FLIGHT_DOCUMENTS sent and
+    not yet acknowledged; returns (filings, dead letters) once the broker has them all. Memory holds a few
+    documents whatever the input's size."""
     in_flight: deque[tuple[asyncio.Future[object], int]] = deque()
     held = published = letters = 0
     key: bytes | None
