@@ -25,6 +25,7 @@ from streams.placement import partition_for_key
 from streams.process import Source, read_event
 from tests.broker import consume_all, unique_name
 from tests.fixtures_index import FIXTURES
+from tests.test_verify import form4
 
 ROOT = Path(__file__).resolve().parents[1]
 LRCX = FIXTURES / "txt" / "7a623a2c1264.txt"
@@ -89,14 +90,7 @@ def test_ingest_files_sends_each_filing_to_its_issuers_partition(broker: Embedde
         "FORM4_TOPIC_PREFIX": prefix,
         "FORM4_PARTITIONS": "4",
     }
-    ingest = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "ingest", "files", str(ROOT / "samples")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    ingest = form4(env, "ingest", "files", str(ROOT / "samples"))
     assert ingest.returncode == 0, ingest.stderr
     samples = [p for p in (ROOT / "samples").iterdir() if p.suffix in (".xml", ".txt")]
     records = asyncio.run(consume_all(broker.bootstrap, f"{prefix}.raw", len(samples), timeout=30))
@@ -117,35 +111,10 @@ def test_ingest_files_then_tail(broker: EmbeddedBroker, tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
         archive.write(LRCX, "lrcx.txt")
         archive.write(SONUS, "sonus.xml")
-    ingest = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "ingest", "files", str(tmp_path / "two.zip")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    ingest = form4(env, "ingest", "files", str(tmp_path / "two.zip"))
     assert ingest.returncode == 0, ingest.stderr
     assert "published 2 filings" in ingest.stderr
-    tail = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streams.cli",
-            "tail",
-            "raw",
-            "--from-beginning",
-            "--max",
-            "2",
-            "--timeout",
-            "10",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    tail = form4(env, "tail", "raw", "--from-beginning", "--max", "2", "--timeout", "10")
     assert tail.returncode == 0, tail.stderr
     lines = [json.loads(line) for line in tail.stdout.splitlines()]
     assert sorted(str(m["key"]) for m in lines) == ["0000707549-25-000004", "None"]
@@ -252,25 +221,13 @@ def test_ingest_files_publishes_the_filing_beside_a_bomb_and_dead_letters_the_bo
     sparse_tar(tmp_path / "build" / "sparse.tar", 4 * 1024**3)  # a valid filing and a 4 GiB member, in KBs
     (tmp_path / "build" / "sparse.tar").rename(tmp_path / "in" / "sparse.tar")
     os.symlink("/etc/passwd", tmp_path / "in" / "passwd.txt")
-    ingest = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "ingest", "files", str(tmp_path / "in")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    ingest = form4(env, "ingest", "files", str(tmp_path / "in"))
     assert ingest.returncode == 0, ingest.stderr
     assert "published 1 filings" in ingest.stderr and "1 dead letter(s)" in ingest.stderr
     assert "passwd.txt" in ingest.stderr and "symbolic link" in ingest.stderr
 
     def tail(topic: str) -> list[dict[str, object]]:
-        done = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "tail", topic, "--from-beginning", "--timeout", "3"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = form4(env, "tail", topic, "--from-beginning", "--timeout", "3")
         return [json.loads(line) for line in done.stdout.splitlines()]
 
     raw = tail("raw")

@@ -82,15 +82,7 @@ async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedB
     await produce(broker.bootstrap, f"{prefix}.raw", values, keys=keys)
 
     for threshold in (60, 160, 260, 360, 460):
-        await wait_for(
-            lambda t=threshold: _at_least(broker.bootstrap, f"{prefix}.filings", t),
-            timeout=180,
-            interval=0.2,
-            message=worker.log_tail,
-        )
-        worker.stop(signal.SIGKILL)
-        worker.start()
-        await worker.ready()
+        await _kill_nine_once_out(broker, worker, prefix, threshold)
 
     filings = await consume_all(
         broker.bootstrap, f"{prefix}.filings", len(want["filings"]), timeout=300, distinct_keys=True
@@ -133,6 +125,19 @@ async def test_repeated_kill_nine_with_rocksdb_loses_no_filing(broker: EmbeddedB
 
 async def _at_least(bootstrap: str, topic: str, n: int) -> bool:
     return await count(bootstrap, topic) >= n
+
+
+async def _kill_nine_once_out(broker: EmbeddedBroker, worker: Any, prefix: str, filings: int) -> None:
+    """Once ``filings`` filings are on form4.filings: kill -9 the worker, start it again, wait until ready."""
+    await wait_for(
+        lambda: _at_least(broker.bootstrap, f"{prefix}.filings", filings),
+        timeout=180,
+        interval=0.2,
+        message=worker.log_tail,
+    )
+    worker.stop(signal.SIGKILL)
+    worker.start()
+    await worker.ready()
 
 
 async def test_largest_legal_filing_goes_through_while_the_worker_keeps_answering(  # type: ignore[no-untyped-def]
@@ -356,18 +361,13 @@ async def test_filings_on_and_off_their_issuers_partition_meet_on_one_state_thro
     raw = f"{prefix}.raw"
 
     await produce(broker.bootstrap, raw, values, keys=keys, partitions=first)
-    await wait_for(
-        lambda: _at_least(broker.bootstrap, f"{prefix}.filings", 60),
-        timeout=180,
-        interval=0.2,
-        message=worker.log_tail,
-    )
-    worker.stop(signal.SIGKILL)
-    worker.start()
-    await worker.ready()
+    await _kill_nine_once_out(broker, worker, prefix, 60)
     await produce(broker.bootstrap, raw, values, keys=keys, partitions=second)
     await wait_for(
-        lambda: _placement(worker, "in_place") >= 60 and _placement(worker, "by_issuer_topic") >= 60,
+        lambda: (
+            _metric(worker, 'form4_raw_placement_total{path="in_place"}') >= 60
+            and _metric(worker, 'form4_raw_placement_total{path="by_issuer_topic"}') >= 60
+        ),
         timeout=180,
         interval=0.5,
         message=worker.log_tail,
@@ -405,10 +405,3 @@ async def test_filings_on_and_off_their_issuers_partition_meet_on_one_state_thro
     assert {json.loads(zlib.decompress(r.value))["accession_number"].encode() for r in hopped} == set(keys)
     assert await count(broker.bootstrap, f"{prefix}.dlq") == 0
     await table_equals(worker, expected_lines(want))
-
-
-def _placement(worker: Any, path: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    prefix = f'form4_raw_placement_total{{path="{path}"}} '
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))

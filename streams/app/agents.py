@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
-from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import Stream, _current_event
 
 from streams import faults
@@ -53,6 +52,7 @@ from streams.models import (
     HoldingState,
     TransactionRecord,
 )
+from streams.placement import partition_for_key
 from streams.process import (
     Outputs,
     SeedOutcome,
@@ -67,14 +67,13 @@ from streams.process import (
 )
 from streams.records import holding_key_string
 from streams.settings import Settings
-from streams.state import BatchReads, Staged, journal
+from streams.state import Staged, journal
 
 log = logging.getLogger("streams.app")
 
 #: Uncompressed bytes of holding candidates per by-owner message (deflated, a fifth of it): a batch's items for
 #: one partition go in one message, a filing with thousands of rows in several, never one huge message.
 HOP_MESSAGE_BYTES = 256 * 1024
-_PARTITIONER = DefaultPartitioner()
 #: Events per batch, and how long a batch waits to fill: one broker round trip serves the whole batch.
 BATCH_EVENTS = 50
 BATCH_WAIT_SECONDS = 0.02
@@ -311,8 +310,7 @@ class Pipeline:
         known = self.publisher.app.consumer.key_partition(topic, key)
         if known is not None:
             return int(known)
-        everyone = list(range(self.settings.partitions))
-        return int(_PARTITIONER(key, everyone, everyone))
+        return partition_for_key(key, self.settings.partitions)
 
     def _replay_journals(self, events: Sequence[Any], table: TableState) -> None:
         """Before a partition's first event after a start or a rebalance: complete its last batch's writes."""
@@ -350,7 +348,7 @@ class Pipeline:
         never stops heartbeats or the web server. For ordinary filings the thread cost more than the work it
         moved (the loop and the thread take the interpreter from each other): a tenth of the worker's CPU in
         bench/pipeline.py."""
-        reads = BatchReads(table.get if table is not None else _no_state)
+        reads = Staged(table.get if table is not None else _no_state)  # the batch's writes so far
         if any(len(event.value or b"") > INLINE_MAX_BYTES for event in events):
             return await asyncio.to_thread(lambda: [self._prepare_one(e, prepare, reads) for e in events])
         steps = []
@@ -362,8 +360,10 @@ class Pipeline:
                 resumed = time.perf_counter()
         return steps
 
-    def _prepare_one(self, event: Any, prepare: Callable[[Any, Staged], Step], reads: BatchReads) -> Step:
-        """One event's step; its writes join ``reads`` for the events after it.
+    def _prepare_one(self, event: Any, prepare: Callable[[Any, Staged], Step], reads: Staged) -> Step:
+        """One event's step; its writes join ``reads`` for the events after it: one view of the batch's writes so
+        far, so a read costs the same for the 50th event of a batch as for the first (a chain of one Staged per
+        event had walked every event before it).
 
         The event is made Faust's current event while it is prepared: the RocksDB store reads a key from the
         current event's partition, and with none only from the partitions it has opened so far (after a
@@ -390,7 +390,7 @@ class Pipeline:
         finally:
             _current_event.reset(token)
         if step.staged is not None:
-            reads.add(step.staged)
+            reads.writes.update(step.staged.writes)
         return step
 
     # --- form4.raw -> by issuer -------------------------------------------------------------------------------

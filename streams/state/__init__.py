@@ -125,23 +125,3 @@ class Staged:
             target.put(k, v)
             n += 1
         return n
-
-
-class BatchReads:
-    """What the next event of a batch reads: the latest write the events before it staged for a key, else
-    ``read`` (the table). One merged view, so a read costs the same for the 50th event of a batch as for the
-    first (a chain of Staged objects walked one frame per event before it)."""
-
-    def __init__(self, read: Callable[[str], Any | None]) -> None:
-        self._read = read
-        self._writes: dict[str, Any] = {}
-
-    def get(self, key: str) -> Any | None:
-        if key in self._writes:
-            value = self._writes[key]
-            return None if value is _DELETED else value
-        return self._read(key)
-
-    def add(self, staged: Staged) -> None:
-        """``staged``'s writes, seen by the events after it."""
-        self._writes.update(staged.writes)
